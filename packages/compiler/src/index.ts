@@ -1,1 +1,4 @@
-export {};
+export * from './find.js';
+export * from './onnx-ops.js';
+export * from './compile.js';
+export * from './probe.js';

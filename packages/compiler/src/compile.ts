@@ -1,0 +1,139 @@
+import { layerKey, type LayerSource, type PassSpec } from '@edgetta/core';
+import { cloneModel, encodeModel, GraphBuilder, type Model, type Node } from '@edgetta/onnx';
+import type { BatchNormSite } from './find.js';
+import { OnnxOps } from './onnx-ops.js';
+
+/** Graph-input/-output naming of compiled state, so a session can feed and read it by key. */
+export const STATE_IN = 'edgetta.state.';
+export const STATE_OUT = 'edgetta.state_out.';
+export const HYPER_IN = 'edgetta.hyper.';
+export const TAP = 'edgetta.tap.';
+
+export interface StateBinding {
+  /** Graph input or output name. */
+  name: string;
+  /** State store key (`layer.<i>.<name>`). */
+  key: string;
+  dims: number[];
+}
+
+export interface CompileOptions<O> {
+  options: O;
+  /** dims of each state entry by key; entries not listed are 1-D of their layer's channel count. */
+  stateDims?: Record<string, number[]>;
+  /** Also output every layer's input and output (`edgetta.tap.<i>.x` / `.y`), for tests. */
+  taps?: boolean;
+}
+
+export interface CompiledPass {
+  /** The rewritten IR (for further transforms such as autodiff). */
+  model: Model;
+  stateInputs: StateBinding[];
+  stateOutputs: StateBinding[];
+  /** Hyper name -> graph input name (float32 scalar). */
+  hyperInputs: Record<string, string>;
+  /** The model's own outputs, in order. */
+  modelOutputs: string[];
+  /** Present when compiled with `taps`: per-layer input/output value names. */
+  taps?: { x: string; y: string }[];
+  encode(): Uint8Array;
+}
+
+/**
+ * Rewrites every BatchNormalization site into the pass's normalization subgraph. State declared in
+ * `reads` becomes graph inputs, state in `writes` graph outputs, `hyper` scalars graph inputs; nodes
+ * other than BatchNormalization pass through untouched.
+ */
+export function compilePass<O>(
+  model: Model,
+  sites: readonly BatchNormSite[],
+  layers: readonly LayerSource[],
+  pass: PassSpec<O>,
+  opts: CompileOptions<O>,
+): CompiledPass {
+  const out = cloneModel(model);
+  const g = out.graph;
+  const opset = out.opsets.get('') ?? out.opsets.get('ai.onnx') ?? 13;
+  const b = new GraphBuilder(out);
+  const modelOutputs = g.outputs.map((o) => o.name);
+  // cloneModel keeps node order, so a site's position in the source graph finds its clone.
+  const bySite = new Map<Node, BatchNormSite>();
+  for (const s of sites) {
+    const at = model.graph.nodes.indexOf(s.node);
+    if (at < 0) throw new Error(`compilePass: BatchNormalization '${s.name}' is not a node of this model`);
+    bySite.set(g.nodes[at], s);
+  }
+  const original = g.nodes;
+  const stateInputs: StateBinding[] = [];
+  const stateOutputs: StateBinding[] = [];
+  const hyperInputs: Record<string, string> = {};
+  const hyper: Record<string, string> = {};
+  for (const h of pass.hyper ?? []) {
+    hyperInputs[h] = b.input({ name: `${HYPER_IN}${h}`, elemType: 1, shape: [] });
+    hyper[h] = hyperInputs[h];
+  }
+  const taps: { x: string; y: string }[] = [];
+  const dimsOf = (key: string, channels: number): number[] => opts.stateDims?.[key] ?? [channels];
+
+  g.nodes = [];
+  for (const node of original) {
+    const site = bySite.get(node);
+    if (!site) {
+      g.nodes.push(node);
+      continue;
+    }
+    const layer = layers[site.index];
+    const ops = new OnnxOps(b, opset, `bn${site.index}`);
+    const [, scale, bias, mean, variance] = node.inputs;
+    const state: Record<string, string> = {};
+    for (const s of pass.reads ?? []) {
+      const key = layerKey(site.index, s);
+      const dims = dimsOf(key, site.channels);
+      state[s] = b.input({ name: `${STATE_IN}${key}`, elemType: 1, shape: dims });
+      stateInputs.push({ name: state[s], key, dims });
+    }
+    const result = pass.norm({
+      ops,
+      x: site.input,
+      layer,
+      options: opts.options,
+      gamma: state.gamma ?? scale,
+      beta: state.beta ?? bias,
+      source: { mean, variance },
+      state,
+      hyper,
+    });
+    for (const s of pass.writes ?? []) {
+      const v = result.state?.[s];
+      if (v === undefined) throw new Error(`method pass writes state '${s}' but its norm() returned none for layer ${site.index}`);
+      const key = layerKey(site.index, s);
+      stateOutputs.push({ name: b.output(v, `${STATE_OUT}${key}`, dimsOf(key, site.channels)), key, dims: dimsOf(key, site.channels) });
+    }
+    // Keep the original output name so downstream nodes are untouched.
+    g.nodes.push({ opType: 'Identity', domain: '', name: b.name(`bn${site.index}/out`), inputs: [result.y], outputs: [site.output], attrs: {} });
+    if (opts.taps) {
+      taps.push({
+        x: b.output(site.input, `${TAP}${site.index}.x`),
+        y: b.output(site.output, `${TAP}${site.index}.y`),
+      });
+    }
+  }
+  pruneInitializers(out);
+  return {
+    model: out,
+    stateInputs,
+    stateOutputs,
+    hyperInputs,
+    modelOutputs,
+    ...(opts.taps ? { taps } : {}),
+    encode: () => encodeModel(out),
+  };
+}
+
+/** Drops initializers no node reads any more (e.g. source statistics a method ignores). */
+function pruneInitializers(model: Model): void {
+  const used = new Set<string>();
+  for (const n of model.graph.nodes) for (const i of n.inputs) used.add(i);
+  for (const o of model.graph.outputs) used.add(o.name);
+  for (const k of [...model.graph.initializers.keys()]) if (!used.has(k)) model.graph.initializers.delete(k);
+}

@@ -1,0 +1,18 @@
+import { registerMethod, type MethodDefinition } from '@edgetta/core';
+import { alphaBn } from '@edgetta/adapter-alpha-bn';
+import { bnEma } from '@edgetta/adapter-bn-ema';
+import { dua } from '@edgetta/adapter-dua';
+import { norm } from '@edgetta/adapter-norm';
+import { source } from '@edgetta/adapter-source';
+
+/** The methods edgetta ships, in the order listings show them. */
+export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua];
+
+let registered = false;
+
+/** Registers the built-in methods once (idempotent; called by AdaptiveSession.create and listMethods). */
+export function registerBuiltinMethods(): void {
+  if (registered) return;
+  for (const m of builtinMethods) registerMethod(m);
+  registered = true;
+}
