@@ -7,7 +7,7 @@
  * Update rule, per layer and batch: mu_B = mean over (n, h, w); var_B = biased variance;
  * y = gamma * (x - mu_B) / sqrt(var_B + eps) + beta. No state.
  */
-import { batchAxes, predictOnce, type MethodDefinition } from '@edgetta/core';
+import { predictOnce, type MethodDefinition } from '@edgetta/core';
 
 export type NormOptions = Record<string, never>;
 
@@ -24,10 +24,7 @@ export const norm: MethodDefinition<NormOptions> = {
   },
   passes: {
     predict: {
-      norm: ({ ops, x, gamma, beta, layer }) => {
-        const { mean, variance } = ops.moments(x, batchAxes(layer.rank));
-        return { y: ops.batchNorm(x, gamma, beta, mean, variance, layer.epsilon) };
-      },
+      norm: ({ ops, x, gamma, beta, layer }) => ({ y: ops.batchNormTrain(x, gamma, beta, layer.epsilon).y }),
     },
   },
   step: predictOnce,

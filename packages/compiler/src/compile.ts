@@ -23,6 +23,13 @@ export interface CompileOptions<O> {
   stateDims?: Record<string, number[]>;
   /** Also output every layer's input and output (`edgetta.tap.<i>.x` / `.y`), for tests. */
   taps?: boolean;
+  /**
+   * Use train-mode BatchNormalization nodes for batch statistics (see `OnnxOpsLayer`); raises the
+   * default-domain opset of opset-13/14 models to 15 (no op used by such models changes meaning
+   * between 13 and 15). Off for models below opset 13 and when set to false.
+   * @defaultValue true
+   */
+  fastBatchStats?: boolean;
 }
 
 export interface CompiledPass {
@@ -53,7 +60,12 @@ export function compilePass<O>(
 ): CompiledPass {
   const out = cloneModel(model);
   const g = out.graph;
-  const opset = out.opsets.get('') ?? out.opsets.get('ai.onnx') ?? 13;
+  let opset = out.opsets.get('') ?? out.opsets.get('ai.onnx') ?? 13;
+  const fastBatchStats = (opts.fastBatchStats ?? true) && opset >= 13;
+  if (fastBatchStats && opset < 15) {
+    opset = 15;
+    out.opsets.set(out.opsets.has('ai.onnx') ? 'ai.onnx' : '', 15);
+  }
   const b = new GraphBuilder(out);
   const modelOutputs = g.outputs.map((o) => o.name);
   // cloneModel keeps node order, so a site's position in the source graph finds its clone.
@@ -83,7 +95,7 @@ export function compilePass<O>(
       continue;
     }
     const layer = layers[site.index];
-    const ops = new OnnxOps(b, opset, `bn${site.index}`);
+    const ops = new OnnxOps(b, opset, `bn${site.index}`, { rank: layer.rank, channels: site.channels, fastBatchStats });
     const [, scale, bias, mean, variance] = node.inputs;
     const state: Record<string, string> = {};
     for (const s of pass.reads ?? []) {

@@ -9,13 +9,12 @@ import { batchAxes } from './ops.js';
  */
 export function trainModeBatchNorm<T, O>(args: NormArgs<T, O>, momentum: T): NormResult<T> {
   const { ops, x, gamma, beta, layer, state } = args;
-  const axes = batchAxes(layer.rank);
-  const { mean, variance } = ops.moments(x, axes);
-  const n = ops.count(x, axes);
+  const { y, mean, variance } = ops.batchNormTrain(x, gamma, beta, layer.epsilon);
+  const n = ops.count(x, batchAxes(layer.rank));
   const unbiased = ops.div(ops.mul(variance, n), ops.sub(n, ops.scalar(1)));
   const keep = ops.sub(ops.scalar(1), momentum);
   return {
-    y: ops.batchNorm(x, gamma, beta, mean, variance, layer.epsilon),
+    y,
     state: {
       mean: ops.add(ops.mul(keep, state.mean), ops.mul(momentum, mean)),
       variance: ops.add(ops.mul(keep, state.variance), ops.mul(momentum, unbiased)),

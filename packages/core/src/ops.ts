@@ -25,6 +25,11 @@ export interface Ops<T> {
    * fastest stable formulation; the reference computes the two-pass definition.
    */
   moments(x: T, axes: number[]): { mean: T; variance: T };
+  /**
+   * Train-mode batch normalization: normalize `[N, C, ...]` with its own batch mean and biased
+   * variance over every axis but 1, and return those statistics (`[C]`) too.
+   */
+  batchNormTrain(x: T, gamma: T, beta: T, epsilon: number): { y: T; mean: T; variance: T };
   /** Number of elements reduced over `axes`, as a float scalar known only at run time. */
   count(x: T, axes: number[]): T;
   /** Inserts size-1 axes (ONNX Unsqueeze semantics). */

@@ -107,6 +107,11 @@ export const referenceOps: Ops<NDArray> = {
     const variance = reduce(centered, axes, false, true);
     return { mean: reduce(x, axes, false, true), variance };
   },
+  batchNormTrain(x, gamma, beta, epsilon) {
+    const axes = [0, ...x.shape.slice(2).map((_, i) => i + 2)];
+    const { mean, variance } = referenceOps.moments(x, axes);
+    return { y: referenceOps.batchNorm(x, gamma, beta, mean, variance, epsilon), mean, variance };
+  },
   count: (x, axes) => ({ data: Float64Array.of(norm(axes, x.shape.length).reduce((a, ax) => a * x.shape[ax], 1)), shape: [] }),
   unsqueeze(x, axes) {
     const rank = x.shape.length + axes.length;

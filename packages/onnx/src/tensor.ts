@@ -32,14 +32,14 @@ export function tensorToFloat32(t: TensorProto): Float32Array {
   if (t.dataType === DataType.FLOAT) {
     if (t.rawData && t.rawData.length > 0) {
       if (t.rawData.length !== count * 4) throw new Error(`tensor '${t.name}': raw_data has ${t.rawData.length} bytes, expected ${count * 4}`);
-      return new Float32Array(t.rawData.slice().buffer);
+      return new Float32Array(copyBytes(t.rawData));
     }
     const out = Float32Array.from(t.floatData ?? []);
     if (out.length !== count) throw new Error(`tensor '${t.name}': float_data has ${out.length} values, expected ${count}`);
     return out;
   }
   if (t.dataType === DataType.DOUBLE) {
-    if (t.rawData && t.rawData.length > 0) return Float32Array.from(new Float64Array(t.rawData.slice().buffer));
+    if (t.rawData && t.rawData.length > 0) return Float32Array.from(new Float64Array(copyBytes(t.rawData)));
     return Float32Array.from(t.doubleData ?? []);
   }
   throw new Error(`tensor '${t.name}': expected float32 data, got ${dataTypeName(t.dataType)}`);
@@ -48,11 +48,11 @@ export function tensorToFloat32(t: TensorProto): Float32Array {
 /** Reads an integer tensor (int32/int64) as plain numbers. */
 export function tensorToInts(t: TensorProto): number[] {
   if (t.dataType === DataType.INT64) {
-    if (t.rawData && t.rawData.length > 0) return Array.from(new BigInt64Array(t.rawData.slice().buffer), (v) => Number(v));
+    if (t.rawData && t.rawData.length > 0) return Array.from(new BigInt64Array(copyBytes(t.rawData)), (v) => Number(v));
     return (t.int64Data ?? []).map((v) => toNumber(v));
   }
   if (t.dataType === DataType.INT32) {
-    if (t.rawData && t.rawData.length > 0) return Array.from(new Int32Array(t.rawData.slice().buffer));
+    if (t.rawData && t.rawData.length > 0) return Array.from(new Int32Array(copyBytes(t.rawData)));
     return t.int32Data ?? [];
   }
   throw new Error(`tensor '${t.name}': expected integer data, got ${dataTypeName(t.dataType)}`);
@@ -74,4 +74,11 @@ export function float32Tensor(name: string, data: Float32Array, dims: readonly n
 export function int64Tensor(name: string, values: readonly number[], dims: readonly number[] = [values.length]): TensorProto {
   const data = BigInt64Array.from(values, (v) => BigInt(v));
   return { name, dataType: DataType.INT64, dims: [...dims], rawData: new Uint8Array(data.buffer) };
+}
+
+/** A fresh, aligned copy of bytes. Node Buffers (which protobufjs decodes into) slice as views, so copy explicitly. */
+function copyBytes(bytes: Uint8Array): ArrayBuffer {
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes);
+  return out.buffer;
 }

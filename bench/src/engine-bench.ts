@@ -1,0 +1,66 @@
+/**
+ * pnpm bench:engine — ms per batch of 64 on the embedded ResNet-20: plain InferenceSession vs
+ * AdaptiveSession per method, on onnxruntime-node and onnxruntime-web (wasm), 1 and 2 threads.
+ * Prints medians and the ratio adapted/plain as a Markdown table (a benchmark, not a test).
+ *
+ *   pnpm bench:engine [--runtimes node,web] [--threads 1,2] [--methods a,b] [--batch 64] [--iters 20]
+ */
+import { performance } from 'node:perf_hooks';
+import { Command } from 'commander';
+import { AdaptiveSession, listMethods } from '@edgetta/sdk';
+import { resolveEngine, type RuntimeName } from '@edgetta/runtime';
+import { embeddedModelPath, loadEmbeddedSample } from './embedded.js';
+
+const program = new Command()
+  .option('--runtimes <list>', 'node,web', 'node,web')
+  .option('--threads <list>', 'thread counts', '1,2')
+  .option('--methods <list>', 'methods (default: all registered except dua, whose cost is per image)')
+  .option('--batch <n>', 'batch size', '64')
+  .option('--iters <n>', 'timed iterations per cell', '20')
+  .parse();
+const o = program.opts<{ runtimes: string; threads: string; methods?: string; batch: string; iters: string }>();
+const batch = Number(o.batch);
+const iters = Number(o.iters);
+const methods = o.methods ? o.methods.split(',') : listMethods().filter((m) => m !== 'dua');
+
+const sample = loadEmbeddedSample();
+const x = sample.toFloat32(0, batch);
+const dims = [batch, 3, 32, 32];
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function time(fn: () => Promise<unknown>): Promise<number> {
+  for (let i = 0; i < 3; i++) await fn(); // warm-up
+  const t: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const s = performance.now();
+    await fn();
+    t.push(performance.now() - s);
+  }
+  return median(t);
+}
+
+const rows: string[] = ['| runtime | threads | method | ms / batch | ratio vs plain |', '|---|---|---|---|---|'];
+for (const runtime of o.runtimes.split(',') as RuntimeName[]) {
+  for (const threads of o.threads.split(',').map(Number)) {
+    const engine = await resolveEngine({ runtime, threads });
+    const plain = await engine.createSession(new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(embeddedModelPath))));
+    const T = engine.ort.Tensor;
+    const plainMs = await time(() => plain.run({ input: new T('float32', x, dims) }));
+    rows.push(`| ${runtime} | ${threads} | plain InferenceSession | ${plainMs.toFixed(1)} | 1.00 |`);
+    console.error(`${runtime} ${threads}t plain ${plainMs.toFixed(1)} ms`);
+    await plain.release();
+    for (const method of methods) {
+      const s = await AdaptiveSession.create(embeddedModelPath, { method, runtime, threads });
+      const ms = await time(() => s.run({ input: new T('float32', x, dims) }));
+      rows.push(`| ${runtime} | ${threads} | ${method} | ${ms.toFixed(1)} | ${(ms / plainMs).toFixed(2)} |`);
+      console.error(`${runtime} ${threads}t ${method} ${ms.toFixed(1)} ms (${(ms / plainMs).toFixed(2)}x)`);
+      await s.dispose();
+    }
+  }
+}
+console.log(`ResNet-20, batch ${batch}, median of ${iters} runs after 3 warm-up runs\n`);
+console.log(rows.join('\n'));
