@@ -21,6 +21,8 @@ export interface OnnxOpsLayer {
   fastBatchStats: boolean;
 }
 
+let uniqueFill = 0;
+
 export class OnnxOps implements Ops<string> {
   constructor(
     private readonly b: GraphBuilder,
@@ -72,10 +74,11 @@ export class OnnxOps implements Ops<string> {
   reduceSum(x: string, axes: number[], keepDims: boolean): string {
     return this.reduce('ReduceSum', x, axes, keepDims, 13);
   }
-  /** A new [C] initializer filled with `value`, never shared with another node. */
-  private fresh(value: number): string {
+  /** A new [C] initializer whose values no other initializer has (see batchNormTrain). */
+  private fresh(): string {
     const c = this.layer!.channels;
-    return this.b.initializer(`${this.scope}/bn_const`, new Float32Array(c).fill(value), [c]);
+    const value = 1 + (uniqueFill++ % 1_000_000) / 64;
+    return this.b.initializer(`${this.scope}/bn_running`, new Float32Array(c).fill(value), [c]);
   }
 
   /** True when `axes` are all the axes but the channel axis of this layer's input. */
@@ -89,11 +92,13 @@ export class OnnxOps implements Ops<string> {
   batchNormTrain(x: string, gamma: string, beta: string, epsilon: number): { y: string; mean: string; variance: string } {
     const l = this.layer;
     if (l && this.isBatchAxes([0, ...Array.from({ length: l.rank - 2 }, (_, i) => i + 2)])) {
-      // Fresh, unshared mean/var inputs: onnxruntime may write the running statistics in place
-      // into them, which would clobber any other node reading a shared constant.
+      // The running inputs get values no other constant has: onnxruntime writes the running
+      // statistics in place into them, and its ConstantSharing pass merges equal initializers, so a
+      // shared zero/one constant would be clobbered by every train-mode node that reads it. With
+      // momentum 0 their values never reach an output.
       const [y, mean, variance] = this.b.node(
         'BatchNormalization',
-        [x, gamma, beta, this.fresh(0), this.fresh(1)],
+        [x, gamma, beta, this.fresh(), this.fresh()],
         { epsilon: f(epsilon), momentum: f(0), training_mode: 1 },
         3,
         `${this.scope}/BatchNormTrain`,
@@ -107,7 +112,7 @@ export class OnnxOps implements Ops<string> {
 
   moments(x: string, axes: number[], noFast = false): { mean: string; variance: string } {
     if (!noFast && this.isBatchAxes(axes)) {
-      const { mean, variance } = this.batchNormTrain(x, this.fresh(1), this.fresh(0), 0);
+      const { mean, variance } = this.batchNormTrain(x, this.fresh(), this.fresh(), 0);
       return { mean, variance };
     }
     // One read of x per statistic and no full-size temporaries: var = E[x^2] - E[x]^2, clamped at 0
