@@ -1,4 +1,4 @@
-import type { AttrInput, GraphBuilder, Node } from '@edgetta/onnx';
+import { tensorDims, tensorToFloat32, type AttrInput, type GraphBuilder, type Node } from '@edgetta/onnx';
 import { inferNode, type Folded, type Shape, type ShapeInfo } from './shapes.js';
 
 /**
@@ -48,6 +48,19 @@ export class Emitter {
     const name = this.b.initializer(base, data, dims);
     this.info.shapes.set(name, [...dims]);
     return name;
+  }
+
+  /** The data of a constant float tensor (initializer or Constant node), e.g. a frozen conv weight. */
+  constTensor(v: string): { data: Float32Array; dims: number[] } | undefined {
+    const g = this.b.graph;
+    let t = g.initializers.get(v);
+    if (!t) {
+      const n = g.nodes.find((x) => x.opType === 'Constant' && x.outputs[0] === v);
+      const a = n?.attrs.value;
+      if (a && a.kind === 'tensor') t = a.value;
+    }
+    if (!t || t.dataType !== 1) return undefined;
+    return { data: tensorToFloat32(t), dims: tensorDims(t) };
   }
 
   shape(v: string): Shape | undefined {
@@ -164,6 +177,22 @@ export class Emitter {
     const axes = this.op('Reshape', [this.op('NonZero', [differ]), this.i64([-1])]);
     const reduced = this.op('ReduceSum', [g, axes], { keepdims: 1, noop_with_empty_axes: 1 });
     return this.op('Reshape', [reduced, sIn]);
+  }
+
+  /**
+   * Pads `t` at the end of axes [from, rank) up to the shape of `like` (negative amounts crop), for
+   * transposed convolutions whose output extent is only known at run time.
+   */
+  padEndTo(t: string, like: string, from: number, rank: number): string {
+    const st = this.shape(t);
+    const sl = this.shape(like);
+    if (st && sl && st.every((d, i) => i < from || d === sl[i])) return t;
+    if (st && sl && st.every((d, i) => i < from || (typeof d === 'number' && typeof sl[i] === 'number'))) {
+      const ends = st.map((d, i) => (i < from ? 0 : (sl[i] as number) - (d as number)));
+      return this.op('Pad', [t, this.i64([...Array(rank).fill(0), ...ends])], { mode: 'constant' });
+    }
+    const diff = this.op('Sub', [this.op('Shape', [like]), this.op('Shape', [t])]);
+    return this.op('Pad', [t, this.op('Concat', [this.i64(Array(rank).fill(0)), diff], { axis: 0 })], { mode: 'constant' });
   }
 
   /** Sum of gradient contributions (all of one shape). */

@@ -1,7 +1,7 @@
 export { AdaptiveSession, type AdaptiveSessionOptions, type SessionSnapshot, type SessionStats } from './session.js';
 export { builtinMethods, registerBuiltinMethods } from './builtins.js';
 export { meanEntropy } from './metrics.js';
-export { registerMethod, getMethod, type MethodDefinition, type Ops, type LayerSource, type StepContext } from '@edgetta/core';
+export { registerMethod, getMethod, Rng, type MethodDefinition, type Ops, type LayerSource, type StepContext } from '@edgetta/core';
 import { listMethods as list } from '@edgetta/core';
 import { registerBuiltinMethods } from './builtins.js';
 
