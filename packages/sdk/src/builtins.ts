@@ -4,9 +4,10 @@ import { bnEma } from '@edgetta/adapter-bn-ema';
 import { dua } from '@edgetta/adapter-dua';
 import { norm } from '@edgetta/adapter-norm';
 import { source } from '@edgetta/adapter-source';
+import { unmixTns } from '@edgetta/adapter-unmix-tns';
 
 /** The methods edgetta ships, in the order listings show them. */
-export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua];
+export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua, unmixTns];
 
 let registered = false;
 
