@@ -32,35 +32,52 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 3; i++) await fn(); // warm-up
-  const t: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const s = performance.now();
-    await fn();
-    t.push(performance.now() - s);
+/**
+ * Times `a` and `b` in alternation, so that both medians come from the same stretch of time and
+ * their ratio is robust to load drifting on a shared machine.
+ */
+async function timePair(a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number, number]> {
+  for (let i = 0; i < 3; i++) {
+    await a();
+    await b();
   }
-  return median(t);
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    let s = performance.now();
+    await a();
+    ta.push(performance.now() - s);
+    s = performance.now();
+    await b();
+    tb.push(performance.now() - s);
+  }
+  return [median(ta), median(tb)];
 }
 
-const rows: string[] = ['| runtime | threads | method | ms / batch | ratio vs plain |', '|---|---|---|---|---|'];
+const rows: string[] = ['| runtime | threads | method | plain ms / batch | method ms / batch | ratio |', '|---|---|---|---:|---:|---:|'];
 for (const runtime of o.runtimes.split(',') as RuntimeName[]) {
   for (const threads of o.threads.split(',').map(Number)) {
     const engine = await resolveEngine({ runtime, threads });
     const plain = await engine.createSession(new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(embeddedModelPath))));
     const T = engine.ort.Tensor;
-    const plainMs = await time(() => plain.run({ input: new T('float32', x, dims) }));
-    rows.push(`| ${runtime} | ${threads} | plain InferenceSession | ${plainMs.toFixed(1)} | 1.00 |`);
-    console.error(`${runtime} ${threads}t plain ${plainMs.toFixed(1)} ms`);
-    await plain.release();
+    const runPlain = () => plain.run({ input: new T('float32', x, dims) });
     for (const method of methods) {
       const s = await AdaptiveSession.create(embeddedModelPath, { method, runtime, threads });
-      const ms = await time(() => s.run({ input: new T('float32', x, dims) }));
-      rows.push(`| ${runtime} | ${threads} | ${method} | ${ms.toFixed(1)} | ${(ms / plainMs).toFixed(2)} |`);
-      console.error(`${runtime} ${threads}t ${method} ${ms.toFixed(1)} ms (${(ms / plainMs).toFixed(2)}x)`);
+      let pair: [number, number];
+      try {
+        pair = await timePair(runPlain, () => s.run({ input: new T('float32', x, dims) }));
+      } catch (e) {
+        rows.push(`| ${runtime} | ${threads} | ${method} | | n/a: ${(e as Error).message.split(':')[0]} | |`);
+        await s.dispose();
+        continue;
+      }
+      const [plainMs, ms] = pair;
+      rows.push(`| ${runtime} | ${threads} | ${method} | ${plainMs.toFixed(1)} | ${ms.toFixed(1)} | ${(ms / plainMs).toFixed(2)} |`);
+      console.error(`${runtime} ${threads}t ${method} ${ms.toFixed(1)} ms vs plain ${plainMs.toFixed(1)} ms (${(ms / plainMs).toFixed(2)}x)`);
       await s.dispose();
     }
+    await plain.release();
   }
 }
-console.log(`ResNet-20, batch ${batch}, median of ${iters} runs after 3 warm-up runs\n`);
+console.log(`ResNet-20, batch ${batch}; plain InferenceSession and AdaptiveSession timed in alternation, medians of ${iters} runs each after 3 warm-up runs\n`);
 console.log(rows.join('\n'));
