@@ -4,6 +4,8 @@
  * Python-literal dict `{'descr': ..., 'fortran_order': ..., 'shape': (...), }` padded to 64 bytes.
  */
 
+import { DatasetError } from './errors.js';
+
 export type NpyDtype = 'uint8' | 'int8' | 'int32' | 'int64' | 'float32' | 'float64';
 
 export type NpyData = Uint8Array | Int8Array | Int32Array | BigInt64Array | Float32Array | Float64Array;
@@ -51,7 +53,7 @@ export function npyItemSize(dtype: NpyDtype): number {
  */
 export function parseNpyHeader(bytes: Uint8Array, source = '<bytes>'): NpyHeader {
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) {
-    throw new Error(`${source}: not a NumPy .npy file (missing the \\x93NUMPY magic)`);
+    throw new DatasetError(source, `not a NumPy .npy file (missing the \\x93NUMPY magic)`);
   }
   const major = bytes[6];
   let headerLen: number;
@@ -61,31 +63,31 @@ export function parseNpyHeader(bytes: Uint8Array, source = '<bytes>'): NpyHeader
     headerLen = view.getUint16(8, true);
     start = 10;
   } else if (major === 2 || major === 3) {
-    if (bytes.length < 12) throw new Error(`${source}: truncated .npy header`);
+    if (bytes.length < 12) throw new DatasetError(source, `truncated .npy header`);
     headerLen = view.getUint32(8, true);
     start = 12;
   } else {
-    throw new Error(`${source}: unsupported .npy format version ${major}.${bytes[7]} (1.0, 2.0 and 3.0 are read)`);
+    throw new DatasetError(source, `unsupported .npy format version ${major}.${bytes[7]} (1.0, 2.0 and 3.0 are read)`);
   }
-  if (bytes.length < start + headerLen) throw new Error(`${source}: truncated .npy header`);
+  if (bytes.length < start + headerLen) throw new DatasetError(source, `truncated .npy header`);
   const header = new TextDecoder('latin1').decode(bytes.subarray(start, start + headerLen));
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
-    throw new Error(`${source}: malformed .npy header: ${JSON.stringify(header.trim())}`);
+    throw new DatasetError(source, `malformed .npy header: ${JSON.stringify(header.trim())}`);
   }
   const dtype = DESCR[descr];
   if (!dtype) {
-    throw new Error(`${source}: unsupported .npy dtype '${descr}' (supported: ${Object.keys(DESCR).join(', ')})`);
+    throw new DatasetError(source, `unsupported .npy dtype '${descr}' (supported: ${Object.keys(DESCR).join(', ')})`);
   }
-  if (fortran === 'True') throw new Error(`${source}: Fortran-ordered .npy arrays are not supported`);
+  if (fortran === 'True') throw new DatasetError(source, `Fortran-ordered .npy arrays are not supported`);
   const shape = shapeText
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map((s) => Number(s.replace(/L$/, '')));
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new Error(`${source}: malformed .npy shape (${shapeText})`);
+  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new DatasetError(source, `malformed .npy shape (${shapeText})`);
   return { dtype, shape, dataOffset: start + headerLen };
 }
 
@@ -100,11 +102,13 @@ export function readNpy(bytes: Uint8Array, source = '<bytes>'): NpyArray {
   const count = shapeSize(header.shape);
   const need = header.dataOffset + count * BYTES[header.dtype];
   if (bytes.length !== need) {
-    throw new Error(
-      `${source}: .npy size mismatch: header says ${header.dtype}[${header.shape.join(', ')}] = ${need} bytes, file has ${bytes.length}`,
+    throw new DatasetError(
+      source,
+      `.npy size mismatch: header says ${header.dtype}[${header.shape.join(', ')}] = ${need} bytes, file has ${bytes.length}`,
     );
   }
-  const raw = bytes.slice(header.dataOffset, need);
+  // Uint8Array.prototype.slice copies even when `bytes` is a Node Buffer (whose slice is a view).
+  const raw = Uint8Array.prototype.slice.call(bytes, header.dataOffset, need);
   return { ...header, data: typedView(header.dtype, raw.buffer, 0, count) };
 }
 
