@@ -1,0 +1,42 @@
+/**
+ * Node-only helper: reads the frost pictures shipped in datasets/assets/frost and installs them
+ * (frost-assets.ts stays browser-safe; browsers pass the bytes to loadFrostPictures themselves).
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { FROST_FILES, frostPicturesLoaded, loadFrostPictures } from './frost-assets.js';
+import { loadJpegCodec } from './jpeg-codec.js';
+
+/** Where the pictures are: next to the sources (src/corruptions) or the bundle (dist/...). */
+function defaultFrostDir(): string {
+  const candidates = ['../../assets/frost/', '../assets/frost/', '../../../assets/frost/'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
+  const found = candidates.find((dir) => existsSync(join(dir, FROST_FILES[0])));
+  if (!found) throw new Error(`loadShippedFrostPictures: frost pictures not found (looked in ${candidates.join(', ')}); pass their folder explicitly`);
+  return found;
+}
+
+/** Reads frost1.png .. frost6.jpg from `dir` (default: the package's assets/frost) and installs them. */
+export async function loadShippedFrostPictures(dir?: string): Promise<void> {
+  const folder = dir ?? defaultFrostDir();
+  const files = await Promise.all(
+    FROST_FILES.map(async (name) => {
+      try {
+        return new Uint8Array(await readFile(join(folder, name)));
+      } catch (e) {
+        throw new Error(`loadShippedFrostPictures: cannot read ${join(folder, name)}: ${(e as Error).message}`);
+      }
+    }),
+  );
+  await loadFrostPictures(files);
+}
+
+/**
+ * Everything the asynchronous corruptions need in Node: the JPEG codec and the shipped frost pictures
+ * (kept if frost pictures are already loaded, unless `frostDir` names a folder to load).
+ */
+export async function prepareCorruptions(options: { frostDir?: string } = {}): Promise<void> {
+  await loadJpegCodec();
+  if (options.frostDir !== undefined || !frostPicturesLoaded()) await loadShippedFrostPictures(options.frostDir);
+}

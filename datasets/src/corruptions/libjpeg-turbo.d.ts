@@ -1,0 +1,5 @@
+// The codec package ships no type declarations; jpeg-codec.ts describes the parts it uses.
+declare module '@cornerstonejs/codec-libjpeg-turbo-8bit' {
+  const factory: (moduleArg?: object) => Promise<unknown>;
+  export default factory;
+}
