@@ -101,4 +101,7 @@ export const unmixTns: MethodDefinition<UnmixTnsOptions> = {
     const o = ctx.options;
     return ctx.run('predict', { hyper: { momentum: 1 - Math.pow(1 - o.mBn, b / o.bMax) } });
   },
+  // The output is normalized with the components before their update, so any momentum answers the
+  // same; 0 says no update (the host discards infer's state writes anyway).
+  infer: (ctx) => ctx.run('predict', { hyper: { momentum: 0 } }),
 };

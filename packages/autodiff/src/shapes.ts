@@ -184,7 +184,11 @@ Object.assign(shapeFns, {
   MatMul: (c: Ctx) => {
     const a = c.shape(0);
     const b = c.shape(1);
-    if (!a || !b || a.length < 2 || b.length < 2) return [undefined];
+    if (!a || !b) return [undefined];
+    // numpy promotion of 1-D operands: [K] x [.., K, N] -> [.., N]; [.., M, K] x [K] -> [.., M].
+    if (a.length === 1 && b.length === 1) return [[]];
+    if (a.length === 1) return [[...b.slice(0, -2), b[b.length - 1]]];
+    if (b.length === 1) return [a.slice(0, -1)];
     const batch = broadcastShapes(a.slice(0, -2), b.slice(0, -2));
     return [batch ? [...batch, a[a.length - 2], b[b.length - 1]] : undefined];
   },
@@ -410,12 +414,30 @@ const foldFns: Record<string, (c: Ctx, shapes: Map<string, Shape>) => Folded | u
   },
   Slice: (c) => {
     const x = c.value(0);
-    if (!x || x.dims.length !== 1) return undefined;
-    const p = sliceParams(c.node, c.opset, (i) => c.value(i), 1);
+    if (!x) return undefined;
+    const rank = x.dims.length;
+    const p = sliceParams(c.node, c.opset, (i) => c.value(i), rank);
     if (!p) return undefined;
-    const r = sliceRange(x.values.length, p.starts[0], p.ends[0], p.steps[0]);
-    const values = Array.from({ length: r.count }, (_, i) => x.values[r.start + i * p.steps[0]]);
-    return { values, dims: [values.length], float: x.float };
+    // Kept positions per axis, then a gather through all axes (row-major).
+    const keep = x.dims.map((d) => Array.from({ length: d }, (_, i) => i));
+    p.axes.forEach((a, k) => {
+      const r = sliceRange(x.dims[a], p.starts[k], p.ends[k], p.steps[k]);
+      keep[a] = Array.from({ length: r.count }, (_, i) => r.start + i * p.steps[k]);
+    });
+    const dims = keep.map((k) => k.length);
+    const strides = x.dims.map((_, i) => x.dims.slice(i + 1).reduce((a, b) => a * b, 1));
+    const values: number[] = [];
+    const idx = new Array<number>(rank).fill(0);
+    for (let n = 0; n < size(dims); n++) {
+      let flat = 0;
+      for (let d = 0; d < rank; d++) flat += keep[d][idx[d]] * strides[d];
+      values.push(x.values[flat]);
+      for (let d = rank - 1; d >= 0; d--) {
+        if (++idx[d] < dims[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return { values, dims, float: x.float };
   },
   ReduceProd: (c) => {
     const x = c.value(0);

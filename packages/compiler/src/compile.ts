@@ -2,6 +2,7 @@ import { layerKey, type LayerSource, type PassSpec } from '@edgetta/core';
 import { cloneModel, encodeModel, GraphBuilder, type Model, type Node } from '@edgetta/onnx';
 import type { BatchNormSite } from './find.js';
 import { OnnxOps } from './onnx-ops.js';
+import { appendLossAndGradients, type GradientBindings } from './compile-grad.js';
 
 /** Graph-input/-output naming of compiled state, so a session can feed and read it by key. */
 export const STATE_IN = 'edgetta.state.';
@@ -43,6 +44,8 @@ export interface CompiledPass {
   modelOutputs: string[];
   /** Present when compiled with `taps`: per-layer input/output value names. */
   taps?: { x: string; y: string }[];
+  /** Present when the pass has a loss: its loss, gradient and extra outputs (see compile-grad.ts). */
+  grad?: GradientBindings;
   encode(): Uint8Array;
 }
 
@@ -87,6 +90,7 @@ export function compilePass<O>(
   const taps: { x: string; y: string }[] = [];
   const dimsOf = (key: string, channels: number): number[] => opts.stateDims?.[key] ?? [channels];
 
+  const handles: { gamma: string; beta: string; state: Record<string, string> }[] = [];
   g.nodes = [];
   for (const node of original) {
     const site = bySite.get(node);
@@ -115,6 +119,7 @@ export function compilePass<O>(
       state,
       hyper,
     });
+    handles[site.index] = { gamma: state.gamma ?? scale, beta: state.beta ?? bias, state };
     for (const s of pass.writes ?? []) {
       const v = result.state?.[s];
       if (v === undefined) throw new Error(`method pass writes state '${s}' but its norm() returned none for layer ${site.index}`);
@@ -130,6 +135,7 @@ export function compilePass<O>(
       });
     }
   }
+  const grad = pass.loss ? appendLossAndGradients(out, pass, { b, opset, options: opts.options, hyper, modelOutputs, layers, handles }) : undefined;
   pruneInitializers(out);
   return {
     model: out,
@@ -138,6 +144,7 @@ export function compilePass<O>(
     hyperInputs,
     modelOutputs,
     ...(opts.taps ? { taps } : {}),
+    ...(grad ? { grad } : {}),
     encode: () => encodeModel(out),
   };
 }

@@ -2,3 +2,4 @@ export * from './find.js';
 export * from './onnx-ops.js';
 export * from './compile.js';
 export * from './probe.js';
+export * from './compile-grad.js';

@@ -144,6 +144,18 @@ export class OnnxOps implements Ops<string> {
   softmax(x: string, axis: number): string {
     return this.op('Softmax', [x], { axis });
   }
+  logSoftmax(x: string, axis: number): string {
+    return this.op('LogSoftmax', [x], { axis });
+  }
+  reduceMax(x: string, axes: number[], keepDims: boolean): string {
+    return this.reduce('ReduceMax', x, axes, keepDims, 18);
+  }
+  maximum(a: string, b: string): string {
+    return this.op('Max', [a, b]);
+  }
+  less(a: string, b: string): string {
+    return this.op('Cast', [this.op('Less', [a, b])], { to: 1 });
+  }
   stopGradient(x: string): string {
     return this.b.op('Identity', [x], {}, `${this.scope}/${STOP_GRADIENT}`);
   }

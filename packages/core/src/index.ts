@@ -6,3 +6,6 @@ export * from './state.js';
 export * from './step.js';
 export * from './rng.js';
 export * from './blocks.js';
+export * from './losses.js';
+export * from './optim.js';
+export * from './gradient.js';

@@ -10,6 +10,8 @@ export interface LayerInfo {
   /** Rank of the layer's input (4 for NCHW feature maps). */
   rank: number;
   epsilon: number;
+  /** dims of the layer input in a batch-1 probe run, when the host probed them (e.g. [1, C, H, W]). */
+  inputDims?: readonly number[];
 }
 
 /** The source parameters of one BatchNormalization layer. */
@@ -54,13 +56,62 @@ export interface PassSpec<O> {
   /** Scalar run-time inputs shared by all layers. */
   hyper?: readonly string[];
   norm<T>(args: NormArgs<T, O>): NormResult<T>;
+  /**
+   * A scalar loss built on the model's outputs; with `grads`, the pass also returns the gradients
+   * of the loss (reverse-mode autodiff on the compiled graph, `@edgetta/autodiff`).
+   */
+  loss?: LossSpec<O>;
+  /** Layer state names to differentiate the loss with respect to (they must be in `reads`). */
+  grads?: readonly string[];
+  /** Which layers get gradients (default all; e.g. SAR leaves the deepest stage out). `layers` lists them all. */
+  trainable?(layer: LayerSource, options: O, layers: readonly LayerSource[]): boolean;
 }
 
-/** A batch as the host sees it: the model's main input, NCHW float32. */
+/** A pass's loss: which method-level state and per-run tensors it reads, and how it is built. */
+export interface LossSpec<O> {
+  /** Method-level state entries (keys of `initState`) fed to the loss as graph inputs. */
+  reads?: readonly string[];
+  /** Per-run float32 tensors the step passes to `run` (e.g. a sample mask, teacher targets). */
+  inputs?: readonly string[];
+  build<T>(args: LossArgs<T, O>): LossResult<T>;
+}
+
+export interface LossArgs<T, O> {
+  ops: Ops<T>;
+  /** The first model output (a classifier's logits `[N, K]`). */
+  logits: T;
+  /** All model outputs by name. */
+  outputs: Record<string, T>;
+  options: O;
+  hyper: Record<string, T>;
+  /** Method-level state by the names in `reads`. */
+  state: Record<string, T>;
+  /** Per-run tensors by the names in `inputs`. */
+  inputs: Record<string, T>;
+  /** Every normalization layer's affine parameters and read state (for anchor penalties). */
+  layers: readonly { gamma: T; beta: T; state: Record<string, T> }[];
+}
+
+export interface LossResult<T> {
+  /** The scalar loss. */
+  loss: T;
+  /** Extra values returned to the step by name (masks, counts, per-sample entropies). */
+  outputs?: Record<string, T>;
+}
+
+/** A batch as the host sees it: the model's main input, float32 (NCHW unless `layout` says otherwise). */
 export interface Batch {
   data: Float32Array;
   dims: readonly number[];
+  /**
+   * Layout of an image batch: imported TF.js/Keras models take NHWC. Methods that touch pixels
+   * (augmentations) read it; absent means NCHW.
+   */
+  layout?: ImageLayout;
 }
+
+/** How a rank-4 image batch is laid out. */
+export type ImageLayout = 'NCHW' | 'NHWC';
 
 /** A tensor as the runtime returns it (onnxruntime's Tensor has this shape). */
 export interface TensorLike {
@@ -75,6 +126,43 @@ export interface PassOutput {
   outputs: Record<string, TensorLike>;
   /** The first model output (the logits for a classifier). */
   logits: { data: Float32Array; dims: readonly number[] };
+  /** The loss value, for passes with a loss. */
+  loss?: number;
+  /** Gradients of the loss by state key (`layer.<i>.gamma`), for passes with `grads`. */
+  grads?: Record<string, Float32Array>;
+  /** The loss's extra outputs by name. */
+  extras?: Record<string, { data: Float32Array; dims: readonly number[] }>;
+  /** What the step did with the parameters (gradient methods); recorded in the session's stats. */
+  update?: UpdateReport;
+}
+
+/** The outcome of one adaptation step of a gradient method. */
+export interface UpdateReport {
+  /** Whether the parameters changed. */
+  applied: boolean;
+  /** Why the update was skipped (non-finite loss or step, no sample selected, ...). */
+  skipped?: string;
+  /** The loss the update was computed from. */
+  loss?: number;
+  /** Samples that contributed to the loss (sample-selective methods). */
+  samples?: number;
+  /** Method-specific events, e.g. 'reset' when SAR recovers the model. */
+  events?: string[];
+}
+
+/** What the host knows about the model as a whole. */
+export interface ModelInfo {
+  /** The model outputs with their declared dims (symbolic or unknown dims as strings/null). */
+  outputs: readonly { name: string; dims: readonly (number | string | null)[] | null }[];
+  /** Layout of the main (image) input, from the model's `edgetta.input_layout` metadata. @defaultValue 'NCHW' */
+  inputLayout?: ImageLayout;
+}
+
+/** The number of classes of a classifier: the last dim of its first output, when declared. */
+export function classCount(model: ModelInfo | undefined): number | undefined {
+  const dims = model?.outputs[0]?.dims;
+  const k = dims?.[dims.length - 1];
+  return typeof k === 'number' ? k : undefined;
 }
 
 /** Named Float32Array state. Keys are `layer.<i>.<name>` for layer state and free-form for method state. */
@@ -94,12 +182,21 @@ export interface StepContext<O> {
   /** Number of batches adapted on before this one since the last reset. */
   step: number;
   /** Runs a compiled pass. The input defaults to `batch`; state writes are committed on success. */
-  run(pass: string, args?: { input?: Batch; hyper?: Record<string, number> }): Promise<PassOutput>;
+  run(pass: string, args?: RunArgs): Promise<PassOutput>;
 }
 
-/** Documentation and validation of one numeric option. */
+export interface RunArgs {
+  input?: Batch;
+  hyper?: Record<string, number>;
+  /** Per-run tensors of the pass's loss (`LossSpec.inputs`). */
+  inputs?: Record<string, Batch>;
+}
+
+/** Documentation and validation of one option (numeric unless `type` says otherwise). */
 export interface OptionSpec {
   doc: string;
+  /** @defaultValue 'number' */
+  type?: 'number' | 'boolean';
   min?: number;
   max?: number;
   /** Exclusive lower bound. */
@@ -125,11 +222,23 @@ export interface MethodDefinition<O extends object = Record<string, number>> {
   initLayerState?(layer: LayerSource, options: O): Record<string, Float32Array>;
   /** dims of layer state entries that are not 1-D (e.g. [K, C] components). */
   layerStateDims?(layer: LayerSource, options: O): Record<string, number[]>;
-  /** Initial method-level state (counters, moving averages). */
-  initState?(options: O): Record<string, Float32Array>;
+  /** Initial method-level state (counters, moving averages, optimizer step counts). */
+  initState?(options: O, model?: ModelInfo): Record<string, Float32Array>;
   passes: Record<string, PassSpec<O>>;
   /** Adapts on one batch and returns the output to answer with. */
   step(ctx: StepContext<O>): Promise<PassOutput>;
+  /**
+   * Answers a batch from the current state without adapting (`AdaptiveSession.infer`, serving
+   * while adapting). The host discards every state write made here. Define it when the 'predict'
+   * pass is not the plain answer (e.g. it also computes gradients).
+   * @defaultValue runs the 'predict' pass
+   */
+  infer?(ctx: StepContext<O>): Promise<PassOutput>;
+  /**
+   * Optional calibration on clean source batches before adaptation (EATA: the Fisher information
+   * and its anchors). Returns state entries to set; the host keeps them across reset().
+   */
+  calibrate?(ctx: StepContext<O>, batches: readonly Batch[]): Promise<Record<string, Float32Array>>;
 }
 
 /** Key of a layer's state entry in the state store. */

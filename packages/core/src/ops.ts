@@ -40,6 +40,14 @@ export interface Ops<T> {
   /** 2-D matrix product. */
   matmul(a: T, b: T): T;
   softmax(x: T, axis: number): T;
+  /** log(softmax(x)) along `axis` (the last axis before ONNX opset 13), computed stably. */
+  logSoftmax(x: T, axis: number): T;
+  /** Maximum over `axes`. */
+  reduceMax(x: T, axes: number[], keepDims: boolean): T;
+  /** Elementwise maximum (broadcasting). */
+  maximum(a: T, b: T): T;
+  /** Elementwise 1 where a < b, else 0, as float32; a constant for gradients (a mask). */
+  less(a: T, b: T): T;
   /** The same value, with no gradient flowing back through it. */
   stopGradient(x: T): T;
   /**

@@ -172,6 +172,30 @@ export const referenceOps: Ops<NDArray> = {
     }
     return { data: out, shape: [...x.shape] };
   },
+  logSoftmax(x, axis) {
+    const p = referenceOps.softmax(x, axis);
+    return map(p, Math.log);
+  },
+  reduceMax(x, axes, keepDims) {
+    // max via the same index walk as sums: reduce on -Infinity-initialised buffers.
+    const ax = norm(axes, x.shape.length);
+    const keepShape = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
+    const out = new Float64Array(size(keepShape)).fill(-Infinity);
+    const ost = strides(keepShape).map((s, i) => (ax.includes(i) ? 0 : s));
+    const idx = new Array<number>(x.shape.length).fill(0);
+    for (let i = 0; i < x.data.length; i++) {
+      let o = 0;
+      for (let d = 0; d < idx.length; d++) o += idx[d] * ost[d];
+      out[o] = Math.max(out[o], x.data[i]);
+      for (let d = idx.length - 1; d >= 0; d--) {
+        if (++idx[d] < x.shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return { data: out, shape: keepDims ? keepShape : x.shape.filter((_, i) => !ax.includes(i)) };
+  },
+  maximum: (a, b) => broadcast(a, b, Math.max),
+  less: (a, b) => broadcast(a, b, (x, y) => (x < y ? 1 : 0)),
   stopGradient: (x) => x,
   batchNorm(x, gamma, beta, mean, variance, epsilon) {
     const C = x.shape[1];

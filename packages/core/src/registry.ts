@@ -41,7 +41,7 @@ export function listMethods(): string[] {
 
 /**
  * Merges user options over a method's defaults and validates them: unknown names list the valid
- * ones; values must be finite numbers within the documented range.
+ * ones; values must be finite numbers within the documented range (or booleans for boolean options).
  */
 export function resolveOptions<O extends object>(def: MethodDefinition<O>, given: Partial<O> | undefined, argName = 'methodOptions'): O {
   const specs = def.optionSpecs as Record<string, import('./method.js').OptionSpec>;
@@ -55,6 +55,11 @@ export function resolveOptions<O extends object>(def: MethodDefinition<O>, given
       throw new Error(
         `${argName}: unknown option '${k}' for method '${def.name}'; valid options: ${valid.length ? valid.join(', ') : '(none)'}`,
       );
+    }
+    if (spec.type === 'boolean') {
+      if (typeof v !== 'boolean') throw new Error(`${argName}.${k}: expected true or false, got ${String(v)}`);
+      out[k] = v;
+      continue;
     }
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${argName}.${k}: expected a finite number, got ${String(v)}`);
     if (spec.integer && !Number.isInteger(v)) throw new Error(`${argName}.${k}: expected an integer, got ${v}`);

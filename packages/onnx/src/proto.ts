@@ -1,8 +1,7 @@
-import protobuf from 'protobufjs/light.js';
-import { onnxSchema } from './schema.js';
+import { decodeMessage, encodeMessage } from './codec.js';
 
-/** Loose structural types of the decoded protobuf messages (protobufjs message instances). */
-export type Int64 = number | { toNumber(): number; low: number; high: number };
+/** Loose structural types of the decoded protobuf messages (plain objects from `codec.ts`). */
+export type Int64 = number | bigint;
 
 export interface AttributeProto {
   name: string;
@@ -77,18 +76,15 @@ export interface ModelProto {
   [key: string]: unknown;
 }
 
-const root = protobuf.Root.fromJSON(onnxSchema);
-const ModelType = root.lookupType('onnx.ModelProto');
-
 /** A decoded int64 field as a JS number (values beyond 2^53 lose precision, as ONNX's INT64_MAX sentinels may). */
 export function toNumber(v: Int64 | undefined | null): number {
   if (v === undefined || v === null) return 0;
-  return typeof v === 'number' ? v : v.toNumber();
+  return typeof v === 'number' ? v : Number(v);
 }
 
 /**
  * Decodes ONNX ModelProto bytes. `source` names the model in errors. Throws a clear error for
- * truncated or non-ONNX input instead of protobufjs's "index out of range".
+ * truncated or non-ONNX input instead of a bare "truncated input".
  */
 export function decodeModelProto(bytes: Uint8Array, source = 'model'): ModelProto {
   if (!(bytes instanceof Uint8Array)) {
@@ -97,7 +93,7 @@ export function decodeModelProto(bytes: Uint8Array, source = 'model'): ModelProt
   if (bytes.length === 0) throw new Error(`${source}: the model is empty (0 bytes); expected an ONNX ModelProto`);
   let model: ModelProto;
   try {
-    model = ModelType.decode(bytes) as unknown as ModelProto;
+    model = decodeMessage('onnx.ModelProto', bytes) as unknown as ModelProto;
   } catch (e) {
     throw new Error(
       `${source}: not a valid ONNX model (${bytes.length} bytes could not be decoded as an ONNX ModelProto: ${(e as Error).message}); the file is truncated or not ONNX`,
@@ -114,8 +110,7 @@ export function decodeModelProto(bytes: Uint8Array, source = 'model'): ModelProt
 
 /** Encodes a ModelProto-shaped object (decoded messages may be reused inside it) to bytes. */
 export function encodeModelProto(model: ModelProto): Uint8Array {
-  const message = ModelType.fromObject(model as unknown as Record<string, unknown>);
-  return ModelType.encode(message).finish();
+  return encodeMessage('onnx.ModelProto', model as unknown as Record<string, unknown>);
 }
 
 function describe(v: unknown): string {

@@ -1,6 +1,6 @@
 /**
- * The ONNX protobuf schema (onnx/onnx.proto, IR version 10) as a protobufjs JSON descriptor, so
- * the light protobufjs runtime can decode and encode models without a .proto parser in the bundle.
+ * The ONNX protobuf schema (onnx/onnx.proto, IR version 10) as a JSON descriptor (protobufjs's
+ * JSON layout) that drives the codec in `codec.ts`, so no .proto parser ships in the bundle.
  * Field numbers follow onnx.proto exactly; packed options follow its proto2 declarations.
  */
 const packed = { packed: true };

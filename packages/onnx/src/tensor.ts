@@ -76,7 +76,7 @@ export function int64Tensor(name: string, values: readonly number[], dims: reado
   return { name, dataType: DataType.INT64, dims: [...dims], rawData: new Uint8Array(data.buffer) };
 }
 
-/** A fresh, aligned copy of bytes. Node Buffers (which protobufjs decodes into) slice as views, so copy explicitly. */
+/** A fresh, aligned copy of bytes (decoded bytes fields are views into the model file). */
 function copyBytes(bytes: Uint8Array): ArrayBuffer {
   const out = new Uint8Array(bytes.length);
   out.set(bytes);

@@ -5,9 +5,14 @@ import { dua } from '@edgetta/adapter-dua';
 import { norm } from '@edgetta/adapter-norm';
 import { source } from '@edgetta/adapter-source';
 import { unmixTns } from '@edgetta/adapter-unmix-tns';
+import { tent } from '@edgetta/adapter-tent';
+import { eta } from '@edgetta/adapter-eta';
+import { eata } from '@edgetta/adapter-eata';
+import { sar } from '@edgetta/adapter-sar';
+import { rotta } from '@edgetta/adapter-rotta';
 
 /** The methods edgetta ships, in the order listings show them. */
-export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua, unmixTns];
+export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua, unmixTns, tent, eta, eata, sar, rotta];
 
 let registered = false;
 

@@ -1,9 +1,46 @@
+import { decodeModel, type Model } from '@edgetta/onnx';
+import type { ImageLayout } from '@edgetta/core';
+
+/**
+ * What `AdaptiveSession.create` accepts: ONNX bytes or a path/URL to them, or an already decoded
+ * graph IR `Model` (bare or as `{ kind: 'ir', model }`), e.g. from `importLayersModel` of
+ * `@edgetta/tfjs-import`. The SDK only sees the IR, so it depends on no importer.
+ */
+export type ModelSource = string | Uint8Array | ArrayBuffer | Model | { kind: 'ir'; model: Model; source?: string };
+
+/** True for a graph IR model (duck-typed: a graph with nodes and an opset map). */
+function isIrModel(v: unknown): v is Model {
+  const m = v as Model;
+  return !!m && typeof m === 'object' && !!m.graph && Array.isArray(m.graph.nodes) && m.opsets instanceof Map;
+}
+
+/** The model as IR, from any {@link ModelSource}, with the name errors use. */
+export async function loadModel(model: ModelSource): Promise<{ ir: Model; source: string }> {
+  if (isIrModel(model)) return { ir: model, source: 'model IR' };
+  if (model && typeof model === 'object' && (model as { kind?: unknown }).kind === 'ir') {
+    const m = model as { model: unknown; source?: string };
+    if (!isIrModel(m.model)) throw new TypeError("model: { kind: 'ir' } needs a graph IR Model in 'model'");
+    return { ir: m.model, source: m.source ?? 'model IR' };
+  }
+  const { bytes, source } = await loadModelBytes(model as string | Uint8Array | ArrayBuffer);
+  return { ir: decodeModel(bytes, source), source };
+}
+
+/** Metadata key under which importers record the image input's layout. */
+export const INPUT_LAYOUT_KEY = 'edgetta.input_layout';
+
+/** The layout of the model's main input: 'NHWC' when its metadata says so (imported Keras models), else NCHW. */
+export function inputLayoutOf(model: Model): ImageLayout {
+  const props = model.proto.metadataProps as { key?: string; value?: string }[] | undefined;
+  return props?.find((p) => p.key === INPUT_LAYOUT_KEY)?.value === 'NHWC' ? 'NHWC' : 'NCHW';
+}
+
 /** Model bytes from a path (Node), a URL (fetch), bytes or an ArrayBuffer. Node modules load lazily. */
 export async function loadModelBytes(model: string | Uint8Array | ArrayBuffer): Promise<{ bytes: Uint8Array; source: string }> {
   if (model instanceof Uint8Array) return { bytes: model, source: 'model bytes' };
   if (model instanceof ArrayBuffer) return { bytes: new Uint8Array(model), source: 'model bytes' };
   if (typeof model !== 'string') {
-    throw new TypeError(`model: expected a file path, a URL, a Uint8Array or an ArrayBuffer, got ${model === null ? 'null' : typeof model}`);
+    throw new TypeError(`model: expected a file path, a URL, a Uint8Array or an ArrayBuffer (or a graph IR Model), got ${model === null ? 'null' : typeof model}`);
   }
   const isUrl = /^(https?|blob|data):/i.test(model);
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;

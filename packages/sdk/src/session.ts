@@ -7,14 +7,17 @@ import {
   type Batch,
   type LayerSource,
   type MethodDefinition,
+  type ModelInfo,
   type PassOutput,
   type StepContext,
+  type UpdateReport,
 } from '@edgetta/core';
 import { compilePass, findBatchNorms, probeModel, type BatchNormSite, type CompiledPass } from '@edgetta/compiler';
-import { decodeModel, type Model, type ValueInfo } from '@edgetta/onnx';
+import type { Model, ValueInfo } from '@edgetta/onnx';
 import { resolveEngine, type Engine, type EngineInfo, type EngineOptions } from '@edgetta/runtime';
 import { registerBuiltinMethods } from './builtins.js';
-import { loadModelBytes } from './load.js';
+import { inputLayoutOf, loadModel, type ModelSource } from './load.js';
+import { Guard, resolveGuard, type GuardOptions, type GuardStats } from './guard.js';
 import { meanEntropy } from './metrics.js';
 import { validateFeeds } from './validate.js';
 
@@ -25,7 +28,12 @@ export interface AdaptiveSessionOptions extends EngineOptions {
    */
   method?: string | MethodDefinition<any>;
   /** Options of the method, merged over its defaults (unknown names are an error). */
-  methodOptions?: Record<string, number>;
+  methodOptions?: Record<string, number | boolean>;
+  /**
+   * Collapse guards for any method: reset to the source when the entropy EMA falls below a floor,
+   * periodically, or when one class takes over the answers (see `guard.ts`). @defaultValue none
+   */
+  guard?: GuardOptions;
 }
 
 /** Counters and the last batch's numbers. */
@@ -42,12 +50,18 @@ export interface SessionStats {
   engine: EngineInfo;
   /** Normalization layers adapted. */
   layers: number;
+  /** The collapse guard's monitor: entropy EMA, top-class share, resets it triggered. */
+  guard: GuardStats;
+  /** What the last step of a gradient method did (applied, or skipped and why), or null. */
+  lastUpdate: UpdateReport | null;
+  /** Parameter updates applied and skipped since the last reset (gradient methods). */
+  updates: { applied: number; skipped: number };
 }
 
 /** Plain, serializable, exact copy of the adaptation state. */
 export interface SessionSnapshot {
   method: string;
-  options: Record<string, number>;
+  options: Record<string, number | boolean>;
   batches: number;
   samples: number;
   state: Record<string, Float32Array>;
@@ -70,37 +84,53 @@ export class AdaptiveSession {
   private lastLatency: number | null = null;
   private disposed = false;
   private busy = false;
+  private lastUpdate: UpdateReport | null = null;
+  private guard = new Guard(resolveGuard(undefined));
+  private updates = { applied: 0, skipped: 0 };
+  /** State entries computed by calibrate(), kept across reset(). */
+  private calibrated: Record<string, Float32Array> = {};
 
   private constructor(
     private readonly engine: Engine,
     private readonly def: MethodDefinition<any>,
     /** The resolved method options (defaults merged with the caller's). */
-    readonly options: Record<string, number>,
+    readonly options: Record<string, number | boolean>,
     private readonly layers: LayerSource[],
     private readonly passes: Map<string, PassRuntime>,
     private readonly modelInputs: ValueInfo[],
     readonly outputNames: readonly string[],
+    private readonly modelInfo: ModelInfo = { outputs: [] },
   ) {
     this.reset();
   }
 
-  /** Loads, compiles and opens a model for adaptation with the chosen method. */
-  static async create(model: string | Uint8Array | ArrayBuffer, options: AdaptiveSessionOptions = {}): Promise<AdaptiveSession> {
+  /**
+   * Loads, compiles and opens a model for adaptation with the chosen method. `model` is ONNX (a
+   * path, URL or bytes) or a graph IR `Model`, e.g. `await importLayersModel('model.json')` from
+   * `@edgetta/tfjs-import`; an NHWC input recorded in its metadata is passed on to the methods.
+   */
+  static async create(model: ModelSource, options: AdaptiveSessionOptions = {}): Promise<AdaptiveSession> {
     registerBuiltinMethods();
+    const guard = resolveGuard(options.guard);
     const def = typeof options.method === 'object' && options.method !== null ? options.method : getMethod(options.method ?? 'norm');
     const resolved = resolveOptions(def, options.methodOptions);
-    const { bytes, source } = await loadModelBytes(model);
-    const ir = decodeModel(bytes, source);
+    const { ir, source } = await loadModel(model);
     const sites = findBatchNorms(ir, source);
     const engine = await resolveEngine(options);
     const layers = await probeLayers(engine, ir, sites, source);
     const passes = new Map<string, PassRuntime>();
     const stateDims = stateDimsOf(def, layers, resolved);
     for (const [name, spec] of Object.entries(def.passes)) {
-      const compiled = compilePass(ir, sites, layers, spec, { options: resolved, stateDims });
+      // onnxruntime-web's WebGPU kernel rejects train-mode BatchNormalization at run time (it does
+      // not fall back to wasm), so WebGPU sessions compute batch statistics with reductions.
+      const fastBatchStats = !engine.describe().executionProviders.includes('webgpu');
+      const compiled = compilePass(ir, sites, layers, spec, { options: resolved, stateDims, fastBatchStats });
       passes.set(name, { compiled, session: await engine.createSession(compiled.encode()) });
     }
-    return new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name));
+    const modelInfo: ModelInfo = { outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })), inputLayout: inputLayoutOf(ir) };
+    const session = new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name), modelInfo);
+    session.guard = new Guard(guard);
+    return session;
   }
 
   get method(): string {
@@ -125,6 +155,9 @@ export class AdaptiveSession {
       lastLatencyMs: this.lastLatency,
       engine: this.engine.describe(),
       layers: this.layers.length,
+      guard: this.guard.stats(),
+      lastUpdate: this.lastUpdate,
+      updates: { ...this.updates },
     };
   }
 
@@ -138,7 +171,7 @@ export class AdaptiveSession {
     const min = this.def.minBatchSize;
     validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined);
     const main = feeds[this.modelInputs[0].name];
-    const batch: Batch = { data: main.data as Float32Array, dims: main.dims };
+    const batch: Batch = { data: main.data as Float32Array, dims: main.dims, layout: this.modelInfo.inputLayout };
     const before = this.store.snapshot();
     const started = now();
     this.busy = true;
@@ -149,13 +182,23 @@ export class AdaptiveSession {
         layers: this.layers,
         state: this.store,
         step: this.batches,
-        run: (pass, args) => this.runPass(pass, feeds, args?.input, args?.hyper),
+        run: (pass, args) => this.runPass(pass, feeds, args?.input, args?.hyper, args?.inputs),
       };
       const out = await this.def.step(ctx);
+      if (out.update) {
+        this.lastUpdate = out.update;
+        this.updates[out.update.applied ? 'applied' : 'skipped']++;
+      }
       this.batches++;
       this.samples += batch.dims[0] ?? 0;
       this.lastEntropy = meanEntropy(out.logits.data, out.logits.dims);
       this.lastLatency = now() - started;
+      const reason = this.guard.observe(out.logits.data, out.logits.dims, this.lastEntropy);
+      if (reason) {
+        // The answer stands (it was computed before); the next batch starts from the source.
+        this.guard.didReset(reason);
+        this.reset();
+      }
       return out.outputs as Record<string, Tensor>;
     } catch (e) {
       this.store.replace(before);
@@ -165,7 +208,39 @@ export class AdaptiveSession {
     }
   }
 
-  private async runPass(name: string, userFeeds: Record<string, Tensor>, input?: Batch, hyper?: Record<string, number>): Promise<PassOutput> {
+  /**
+   * Answers a batch from the current adaptation state without adapting on it: the method's
+   * `infer` (by default its 'predict' pass) runs, every state write is discarded and the counters
+   * do not move. Serving while adapting (`@edgetta/worker`) answers with this, then adapts.
+   */
+  async infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    this.assertOpen();
+    if (this.busy) throw new Error('infer: the previous run() or infer() has not finished; await it first');
+    const min = this.def.minBatchSize;
+    validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined);
+    const main = feeds[this.modelInputs[0].name];
+    const batch: Batch = { data: main.data as Float32Array, dims: main.dims, layout: this.modelInfo.inputLayout };
+    const before = this.store.snapshot();
+    this.busy = true;
+    try {
+      const ctx: StepContext<any> = {
+        options: this.options,
+        batch,
+        layers: this.layers,
+        state: this.store,
+        step: this.batches,
+        run: (pass, args) => this.runPass(pass, feeds, args?.input, args?.hyper, args?.inputs),
+      };
+      const out = this.def.infer ? await this.def.infer(ctx) : await inferWithPredict(ctx, this.def.name, [...this.passes.keys()]);
+      return out.outputs as Record<string, Tensor>;
+    } finally {
+      // Passes commit their state writes (and methods may mutate state in place): undo both.
+      this.store.replace(before);
+      this.busy = false;
+    }
+  }
+
+  private async runPass(name: string, userFeeds: Record<string, Tensor>, input?: Batch, hyper?: Record<string, number>, inputs?: Record<string, Batch>): Promise<PassOutput> {
     const p = this.passes.get(name);
     if (!p) throw new Error(`method '${this.def.name}' ran unknown pass '${name}'; its passes: ${[...this.passes.keys()].join(', ')}`);
     const { Tensor: T } = this.engine.ort;
@@ -177,7 +252,19 @@ export class AdaptiveSession {
       if (v === undefined || !Number.isFinite(v)) throw new Error(`pass '${name}' needs a finite value for '${h}'`);
       feeds[inputName] = new T('float32', Float32Array.of(v), []);
     }
-    const fetches = [...p.compiled.modelOutputs, ...p.compiled.stateOutputs.map((s) => s.name)];
+    // A pass with a loss: method-level state and per-run tensors in; loss, gradients, extras out.
+    const grad = p.compiled.grad;
+    for (const s of grad?.stateInputs ?? []) {
+      const v = this.store.get(s.key);
+      feeds[s.name] = new T('float32', v, [v.length]);
+    }
+    for (const r of grad?.inputs ?? []) {
+      const v = inputs?.[r.key];
+      if (!v) throw new Error(`pass '${name}' needs the per-run input '${r.key}' (ctx.run('${name}', { inputs: { ${r.key}: ... } }))`);
+      feeds[r.name] = new T('float32', v.data, v.dims);
+    }
+    const gradFetches = grad ? [grad.loss, ...grad.grads.map((g) => g.name), ...grad.extras.map((x) => x.name)] : [];
+    const fetches = [...p.compiled.modelOutputs, ...p.compiled.stateOutputs.map((s) => s.name), ...gradFetches];
     const result = await p.session.run(feeds, fetches);
     for (const s of p.compiled.stateOutputs) {
       const data = result[s.name].data as Float32Array;
@@ -189,7 +276,54 @@ export class AdaptiveSession {
     const outputs: Record<string, Tensor> = {};
     for (const o of p.compiled.modelOutputs) outputs[o] = result[o];
     const first = outputs[p.compiled.modelOutputs[0]];
-    return { outputs, logits: { data: first.data as Float32Array, dims: first.dims } };
+    const out: PassOutput = { outputs, logits: { data: first.data as Float32Array, dims: first.dims } };
+    if (grad) {
+      const copy = (v: string) => (result[v].data as Float32Array).slice();
+      out.loss = copy(grad.loss)[0];
+      out.grads = Object.fromEntries(grad.grads.map((g) => [g.key, copy(g.name)]));
+      out.extras = Object.fromEntries(grad.extras.map((x) => [x.key, { data: copy(x.name), dims: result[x.name].dims }]));
+    }
+    return out;
+  }
+
+  /**
+   * Calibrates the method on clean source batches before adaptation (EATA: the Fisher information
+   * of the adapted parameters and its anchors). Each element is a feeds object like run()'s. The
+   * state it computes is kept across reset(); the counters do not move.
+   */
+  async calibrate(batches: readonly Record<string, Tensor>[]): Promise<void> {
+    this.assertOpen();
+    if (!this.def.calibrate) throw new Error(`calibrate: method '${this.def.name}' takes no calibration data`);
+    if (this.busy) throw new Error('calibrate: the previous call has not finished; await it first');
+    if (!Array.isArray(batches) || batches.length === 0) throw new Error('calibrate: expected a non-empty array of feeds, one per batch of clean source samples');
+    const min = this.def.minBatchSize;
+    for (const f of batches) validateFeeds(f, this.modelInputs, min ? { ...min, method: this.def.name } : undefined);
+    const main = this.modelInputs[0].name;
+    const list: Batch[] = batches.map((f) => ({ data: f[main].data as Float32Array, dims: f[main].dims }));
+    const before = this.store.snapshot();
+    this.busy = true;
+    try {
+      const ctx: StepContext<any> = {
+        options: this.options,
+        batch: list[0],
+        layers: this.layers,
+        state: this.store,
+        step: this.batches,
+        run: (pass, args) => this.runPass(pass, batches[0], args?.input, args?.hyper, args?.inputs),
+      };
+      const entries = await this.def.calibrate(ctx, list);
+      this.store.replace(before);
+      for (const [k, v] of Object.entries(entries)) {
+        if (!this.store.has(k) || this.store.get(k).length !== v.length) throw new Error(`calibrate: method '${this.def.name}' returned state '${k}' that its initial state does not have (or of another length)`);
+        this.store.set(k, v.slice());
+      }
+      this.calibrated = Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, v.slice()]));
+    } catch (e) {
+      this.store.replace(before);
+      throw e;
+    } finally {
+      this.busy = false;
+    }
   }
 
   /** Back to the source state: the method's initial state, counters at zero. */
@@ -200,11 +334,16 @@ export class AdaptiveSession {
       const s = this.def.initLayerState?.(layer, this.options) ?? {};
       for (const [k, v] of Object.entries(s)) init[layerKey(layer.index, k)] = v.slice();
     }
-    Object.assign(init, this.def.initState?.(this.options) ?? {});
+    Object.assign(init, this.def.initState?.(this.options, this.modelInfo) ?? {});
+    // Calibration (e.g. EATA's Fisher) describes the source model, so it survives a reset.
+    for (const [k, v] of Object.entries(this.calibrated ?? {})) init[k] = v.slice();
     this.store.replace(init);
     this.batches = 0;
     this.samples = 0;
     this.lastEntropy = null;
+    this.lastUpdate = null;
+    this.updates = { applied: 0, skipped: 0 };
+    this.guard?.clear();
   }
 
   /** An exact, plain, structured-cloneable copy of the adaptation state. */
@@ -242,11 +381,19 @@ export class AdaptiveSession {
   }
 }
 
+/** The default `infer`: the method's 'predict' pass from the current state. */
+function inferWithPredict(ctx: StepContext<any>, method: string, passes: string[]): Promise<PassOutput> {
+  if (!passes.includes('predict')) {
+    return Promise.reject(new Error(`infer: method '${method}' has no 'predict' pass (passes: ${passes.join(', ')}); give it an infer(ctx) that answers without adapting`));
+  }
+  return ctx.run('predict');
+}
+
 function now(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }
 
-function stateDimsOf(def: MethodDefinition<any>, layers: LayerSource[], options: Record<string, number>): Record<string, number[]> {
+function stateDimsOf(def: MethodDefinition<any>, layers: LayerSource[], options: Record<string, number | boolean>): Record<string, number[]> {
   const dims: Record<string, number[]> = {};
   for (const layer of layers) {
     const s = def.initLayerState?.(layer, options) ?? {};
@@ -277,7 +424,7 @@ async function probeLayers(engine: Engine, model: Model, sites: BatchNormSite[],
     const res = await session.run(feeds, outputs);
     return sites.map((s, i) => {
       const { node: _n, input: _i, output: _o, ...rest } = s;
-      return { ...rest, rank: res[outputs[i]].dims.length };
+      return { ...rest, rank: res[outputs[i]].dims.length, inputDims: [...res[outputs[i]].dims] };
     });
   } finally {
     await session.release();

@@ -1,5 +1,7 @@
 import type { InferenceSession } from 'onnxruntime-common';
-import type { Engine, EngineOptions, OrtModule, RuntimeName } from './engine.js';
+import type { Engine, EngineInfo, EngineOptions, OrtModule, RuntimeName } from './engine.js';
+import { applyWasmAssets, checkWasmAssets, describeWasmAssets, explainWasmFailure } from './wasm-assets.js';
+import { selectWebExecution } from './web-select.js';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof (globalThis as { window?: unknown }).window === 'undefined';
 
@@ -28,7 +30,12 @@ export async function resolveEngine(options: EngineOptions = {}): Promise<Engine
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
     throw new RangeError(`threads: expected a positive integer, got ${threads}`);
   }
+  checkWasmAssets(options.wasm);
   if (runtime !== undefined && typeof runtime === 'object') return makeEngine('custom', normalize(runtime as unknown as Record<string, unknown>), options);
+  for (const [k, m] of Object.entries(options.modules ?? {})) {
+    if (k !== 'node' && k !== 'web') throw new Error(`modules: expected keys 'node' or 'web', got '${k}'`);
+    if (m !== undefined) normalize(m as unknown as Record<string, unknown>);
+  }
   if (runtime !== undefined && runtime !== 'node' && runtime !== 'web') {
     throw new Error(`runtime: expected 'node', 'web' or an onnxruntime module, got ${JSON.stringify(runtime)}`);
   }
@@ -36,7 +43,8 @@ export async function resolveEngine(options: EngineOptions = {}): Promise<Engine
   const failures: string[] = [];
   for (const name of order) {
     try {
-      return makeEngine(`onnxruntime-${name}`, await loaders[name](), options);
+      const given = options.modules?.[name];
+      return await makeEngine(`onnxruntime-${name}`, given ? normalize(given as unknown as Record<string, unknown>) : await loaders[name](), options);
     } catch (e) {
       failures.push(`onnxruntime-${name}: ${(e as Error).message.split('\n')[0]}`);
     }
@@ -46,23 +54,55 @@ export async function resolveEngine(options: EngineOptions = {}): Promise<Engine
   );
 }
 
-function makeEngine(name: string, ort: OrtModule, options: EngineOptions): Engine {
+async function makeEngine(name: string, ort: OrtModule, options: EngineOptions): Promise<Engine> {
   const web = name === 'onnxruntime-web';
-  const eps = options.executionProviders ?? [web ? 'wasm' : 'cpu'];
-  if (web && options.threads !== undefined && ort.env.wasm) ort.env.wasm.numThreads = options.threads;
+  if (!web) {
+    if (options.executionProviders === 'auto') throw new Error(`executionProviders: 'auto' selects among onnxruntime-web's providers; ${name} takes a list (e.g. ['cpu'])`);
+    return plainEngine(name, ort, options, options.executionProviders ?? ['cpu']);
+  }
+  // onnxruntime-web: asset location, providers and threads are process-wide settings of the
+  // module, read when its first session initializes the backend.
+  applyWasmAssets(ort, options.wasm);
+  const choice = await selectWebExecution(options.executionProviders, options.threads);
+  if (ort.env.wasm && choice.threads !== undefined) ort.env.wasm.numThreads = choice.threads;
+  if (choice.gpuAdapter && ort.env.webgpu && !ort.env.webgpu.adapter) ort.env.webgpu.adapter = choice.gpuAdapter;
+  const sessionOptions: InferenceSession.SessionOptions = { executionProviders: choice.executionProviders, graphOptimizationLevel: 'all' };
+  let initialized = false;
+  return {
+    name,
+    ort,
+    createSession: async (model) => {
+      try {
+        const session = await ort.InferenceSession.create(model, sessionOptions);
+        initialized = true;
+        return session;
+      } catch (e) {
+        // Only the first session loads the WebAssembly files; later failures are the model's.
+        throw initialized ? e : await explainWasmFailure(e, options.wasm);
+      }
+    },
+    describe: (): EngineInfo => ({
+      name,
+      executionProviders: choice.executionProviders,
+      threads: choice.threads ?? ort.env.wasm?.numThreads ?? 1,
+      selection: choice.selection,
+      ...(choice.crossOriginIsolated !== undefined ? { crossOriginIsolated: choice.crossOriginIsolated } : {}),
+      ...(choice.adapter ? { adapter: choice.adapter } : {}),
+      wasm: describeWasmAssets(options.wasm),
+    }),
+  };
+}
+
+function plainEngine(name: string, ort: OrtModule, options: EngineOptions, eps: string[]): Engine {
   const sessionOptions: InferenceSession.SessionOptions = {
     executionProviders: eps,
     graphOptimizationLevel: 'all',
-    ...(!web && options.threads !== undefined ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
+    ...(options.threads !== undefined ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
   };
   return {
     name,
     ort,
     createSession: (model) => ort.InferenceSession.create(model, sessionOptions),
-    describe: () => ({
-      name,
-      executionProviders: eps,
-      threads: options.threads ?? (web ? (ort.env.wasm?.numThreads ?? 1) : 0),
-    }),
+    describe: () => ({ name, executionProviders: eps, threads: options.threads ?? 0 }),
   };
 }

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { cnnNet, dynamicNet, layoutNet, lossNet, miscNet, smoothNet, statsNet, type Net } from './nets.js';
+import { concat, gradSession, oracle, relL2 } from './harness.js';
+
+/*
+ * The generated backward graph (run by onnxruntime-node) against tfjs autodiff of the same forward
+ * graph (a tfjs interpreter of the ONNX ops). Tolerance: relative L2 <= 1e-3 over all BN scale and
+ * bias gradients of a net (float32 on both sides; measured values are printed).
+ */
+const nets: [string, () => Net][] = [
+  ['cnn: Conv (bias, dilation), BN, Relu, depthwise strided Conv, BN train, Clip, MaxPool, HardSwish, GAP, Gemm', () => cnnNet()],
+  ['layout: option-A shortcut (strided Slice, run-time Pad), Split, Concat, AveragePool, Transpose, Reshape, MatMul, Softmax', () => layoutNet()],
+  ['stats: reduce-based batch statistics, StopGradient, broadcasting arithmetic, Max/Min/Where/Expand, ReduceMax, LogSoftmax', () => statsNet()],
+  ['stats at opset 13 (Reduce* axes as attributes)', () => statsNet(3, 13)],
+  ['stats at opset 18 (Reduce* axes as inputs)', () => statsNet(3, 18)],
+  ['misc: rank-2 BN, Abs, Softplus, Elu, Erf, Cast, Dropout, ReduceMin/L2/LogSumExp, Gemm transA, 1-D MatMul', () => miscNet()],
+  ['misc at opset 18', () => miscNet(5, 18)],
+  ['dynamic: no static shapes (run-time broadcast reduction and Split sizes)', () => dynamicNet()],
+  ['smooth', () => smoothNet()],
+  ['loss: ETA/EATA weighted reliable entropy, redundancy filter, Fisher anchor penalty', () => lossNet('eata')],
+  ['loss: SAR reliable entropy under a given mask', () => lossNet('sar')],
+  ['loss: weighted soft cross-entropy to given targets', () => lossNet('softce')],
+  ['loss: cross-entropy to the own argmax (EATA Fisher)', () => lossNet('argmaxce')],
+];
+
+describe('gradients of the parameters (BN scale/bias and affine vectors) vs the tfjs autodiff oracle', () => {
+  for (const [name, build] of nets) {
+    it(name, async () => {
+      const net = build();
+      const s = await gradSession(net);
+      const mine = await s.run();
+      const ref = oracle(net);
+      expect(Math.abs(mine.loss - ref.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(ref.loss)));
+      const err = relL2(concat(s.names.map((n) => mine.grads[n])), concat(s.names.map((n) => ref.grads[n])));
+      console.log(`${net.name} (opset ${net.model.opsets.get('')}): ${s.names.length} params, ${s.nodes} backward nodes, loss ${mine.loss.toFixed(6)}, rel L2 vs tfjs ${err.toExponential(2)}`);
+      expect(err).toBeLessThan(1e-3);
+      // Every parameter gets a non-trivial gradient (the whole net is on the path).
+      for (const n of s.names) expect(mine.grads[n].some((v) => v !== 0)).toBe(true);
+    });
+  }
+});
+
+describe('gradients vs central finite differences', () => {
+  it('smooth tiny net: every BN scale/bias element', async () => {
+    const net = smoothNet();
+    const s = await gradSession(net);
+    const { grads } = await s.run();
+    const h = 1e-2;
+    const fd: number[] = [];
+    const an: number[] = [];
+    for (const name of s.names) {
+      for (let i = 0; i < net.params[name].length; i++) {
+        const plus = { ...net.params, [name]: net.params[name].slice() };
+        const minus = { ...net.params, [name]: net.params[name].slice() };
+        plus[name][i] += h;
+        minus[name][i] -= h;
+        fd.push(((await s.loss(plus)) - (await s.loss(minus))) / (2 * h));
+        an.push(grads[name][i]);
+      }
+    }
+    const err = relL2(an, fd);
+    console.log(`finite differences (h = ${h}, float32): ${fd.length} elements, rel L2 ${err.toExponential(2)}`);
+    // O(h^2) truncation plus float32 rounding of the loss (~1e-7 / h).
+    expect(err).toBeLessThan(5e-3);
+  });
+});

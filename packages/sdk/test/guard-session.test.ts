@@ -1,0 +1,45 @@
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { goldenInput, resnetPath } from '@edgetta/testing';
+import { AdaptiveSession } from '@edgetta/sdk';
+
+const input = goldenInput(192);
+const batch = (b: number) => new ort.Tensor('float32', input.slice(b * 64 * 3072, (b + 1) * 64 * 3072), [64, 3, 32, 32]);
+const logits = async (s: AdaptiveSession, b: number) => Float32Array.from((await s.run({ input: batch(b) })).logits.data as Float32Array);
+
+describe('collapse guards through AdaptiveSession', () => {
+  it('resetEvery: after the reset the session answers exactly as a fresh one', async () => {
+    const guarded = await AdaptiveSession.create(resnetPath, { method: 'bn-ema', runtime: 'node', guard: { resetEvery: 2 } });
+    const fresh = await AdaptiveSession.create(resnetPath, { method: 'bn-ema', runtime: 'node' });
+    await logits(guarded, 0);
+    await logits(guarded, 1); // second batch -> periodic reset afterwards
+    expect(guarded.stats.guard).toMatchObject({ resets: 1, lastReset: { reason: 'periodic reset after 2 batches', afterBatches: 2 } });
+    expect(guarded.stats.batches).toBe(0);
+    expect(await logits(guarded, 2)).toEqual(await logits(fresh, 2));
+    await Promise.all([guarded.dispose(), fresh.dispose()]);
+  });
+
+  it('entropyFloor: a collapsing stream triggers resets that show in stats, and the monitor reports the top-class share', async () => {
+    // A floor above any reachable entropy (ln 10 = 2.30) fires after every batch: the guarded
+    // session then always adapts from the source, i.e. answers like a fresh session each time.
+    const guarded = await AdaptiveSession.create(resnetPath, { method: 'bn-ema', runtime: 'node', guard: { entropyFloor: 3 } });
+    const fresh = await AdaptiveSession.create(resnetPath, { method: 'bn-ema', runtime: 'node' });
+    const first = await logits(fresh, 1);
+    await logits(guarded, 0);
+    expect(await logits(guarded, 1)).toEqual(first);
+    const stats = guarded.stats;
+    expect(stats.guard.resets).toBe(2);
+    expect(stats.guard.lastReset?.reason).toMatch(/entropy EMA 0\.\d{4} fell below the floor 3/);
+    expect(stats.guard.topClassShare).toBeNull(); // cleared by the reset
+    const monitor = await AdaptiveSession.create(resnetPath, { method: 'norm', runtime: 'node' });
+    await logits(monitor, 0);
+    const share = monitor.stats.guard.topClassShare!;
+    expect(share).toBeGreaterThan(0.1);
+    expect(share).toBeLessThan(0.6); // i.i.d. noisy CIFAR: no class dominates
+    await Promise.all([guarded.dispose(), fresh.dispose(), monitor.dispose()]);
+  });
+
+  it('rejects bad guard options before loading anything', async () => {
+    await expect(AdaptiveSession.create(resnetPath, { method: 'norm', guard: { resetEvery: 0 } })).rejects.toThrow('guard.resetEvery: expected an integer >= 1, got 0');
+  });
+});
