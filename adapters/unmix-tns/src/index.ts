@@ -13,7 +13,7 @@
  *   M_k += m (1/B) sum_b P_bk (mu_i[b] - M_k);  V_k += m (1/B) sum_b P_bk (var_i[b] - V_k)
  * with m = 1 - (1 - m_bn)^(B / B_max). Rank-2 (BatchNorm1d) layers keep the source statistics.
  */
-import { Rng, type LayerSource, type MethodDefinition, type NormArgs, type NormResult } from '@edgetta/core';
+import { compose, Rng, type LayerSource, type NormArgs, type NormPolicy, type NormResult } from '@edgetta/core';
 
 export interface UnmixTnsOptions {
   /** Statistic components per layer (16 for single/continual streams, 128 for mixed domains). @defaultValue 16 */
@@ -78,7 +78,8 @@ export function unmixNorm<T>(args: NormArgs<T, UnmixTnsOptions>): NormResult<T> 
   return { y, state: { M: ops.add(M, step(mu, M)), V: ops.add(V, step(v, V)) } };
 }
 
-export const unmixTns: MethodDefinition<UnmixTnsOptions> = {
+/** UnMix-TNS as a normalization policy, so it can be combined with an objective (`unmix-tns+tent`). */
+export const unmixTnsPolicy: NormPolicy<UnmixTnsOptions> = {
   name: 'unmix-tns',
   summary: 'K statistic components per layer, mixed per instance by cosine assignment (label-correlated streams, batch size 1).',
   paper: 'Tomar et al., Un-Mixing Test-Time Normalization Statistics, ICLR 2024.',
@@ -91,17 +92,16 @@ export const unmixTns: MethodDefinition<UnmixTnsOptions> = {
     bMax: { doc: 'batch size at which the update momentum equals mBn (>= 1)', min: 1 },
     seed: { doc: 'seed of the initial components', integer: true },
   },
+  reads: ['M', 'V'],
+  writes: ['M', 'V'],
+  hyper: ['momentum'],
+  norm: unmixNorm,
   initLayerState: (layer, o) => initComponents(layer, o),
   layerStateDims: (layer, o) => ({ M: [o.K, layer.channels], V: [o.K, layer.channels] }),
-  passes: {
-    predict: { reads: ['M', 'V'], writes: ['M', 'V'], hyper: ['momentum'], norm: unmixNorm },
-  },
-  step(ctx) {
-    const b = ctx.batch.dims[0];
-    const o = ctx.options;
-    return ctx.run('predict', { hyper: { momentum: 1 - Math.pow(1 - o.mBn, b / o.bMax) } });
-  },
+  hyperValues: (ctx) => ({ momentum: 1 - Math.pow(1 - ctx.options.mBn, ctx.batch.dims[0] / ctx.options.bMax) }),
   // The output is normalized with the components before their update, so any momentum answers the
   // same; 0 says no update (the host discards infer's state writes anyway).
-  infer: (ctx) => ctx.run('predict', { hyper: { momentum: 0 } }),
+  inferHyperValues: () => ({ momentum: 0 }),
 };
+
+export const unmixTns = compose({ name: 'unmix-tns', norm: unmixTnsPolicy });

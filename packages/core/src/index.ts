@@ -9,3 +9,4 @@ export * from './blocks.js';
 export * from './losses.js';
 export * from './optim.js';
 export * from './gradient.js';
+export * from './compose.js';

@@ -10,9 +10,10 @@ import { eta } from '@edgetta/adapter-eta';
 import { eata } from '@edgetta/adapter-eata';
 import { sar } from '@edgetta/adapter-sar';
 import { rotta } from '@edgetta/adapter-rotta';
+import { presets } from './presets.js';
 
 /** The methods edgetta ships, in the order listings show them. */
-export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua, unmixTns, tent, eta, eata, sar, rotta];
+export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua, unmixTns, tent, eta, eata, sar, rotta, ...presets];
 
 let registered = false;
 

@@ -19,6 +19,7 @@ import { registerBuiltinMethods } from './builtins.js';
 import { inputLayoutOf, loadModel, type ModelSource } from './load.js';
 import { Guard, resolveGuard, type GuardOptions, type GuardStats } from './guard.js';
 import { meanEntropy } from './metrics.js';
+import { SampleWindow } from './window.js';
 import { validateFeeds } from './validate.js';
 
 export interface AdaptiveSessionOptions extends EngineOptions {
@@ -34,6 +35,13 @@ export interface AdaptiveSessionOptions extends EngineOptions {
    * periodically, or when one class takes over the answers (see `guard.ts`). @defaultValue none
    */
   guard?: GuardOptions;
+  /**
+   * Single-sample mode (tta-spec 2.2 item 8): keep the last `window` samples, answer every call by
+   * forwarding the whole window (so methods that need batch statistics work one image at a time),
+   * and adapt only when the window has been fully refreshed. For single-input models.
+   * @defaultValue off
+   */
+  window?: number;
 }
 
 /** Counters and the last batch's numbers. */
@@ -86,6 +94,7 @@ export class AdaptiveSession {
   private busy = false;
   private lastUpdate: UpdateReport | null = null;
   private guard = new Guard(resolveGuard(undefined));
+  private window: SampleWindow | undefined;
   private updates = { applied: 0, skipped: 0 };
   /** State entries computed by calibrate(), kept across reset(). */
   private calibrated: Record<string, Float32Array> = {};
@@ -112,6 +121,9 @@ export class AdaptiveSession {
   static async create(model: ModelSource, options: AdaptiveSessionOptions = {}): Promise<AdaptiveSession> {
     registerBuiltinMethods();
     const guard = resolveGuard(options.guard);
+    if (options.window !== undefined && (!Number.isInteger(options.window) || options.window < 2)) {
+      throw new Error(`window: expected an integer >= 2 (samples in the sliding window), got ${String(options.window)}`);
+    }
     const def = typeof options.method === 'object' && options.method !== null ? options.method : getMethod(options.method ?? 'norm');
     const resolved = resolveOptions(def, options.methodOptions);
     const { ir, source } = await loadModel(model);
@@ -130,7 +142,17 @@ export class AdaptiveSession {
     const modelInfo: ModelInfo = { outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })), inputLayout: inputLayoutOf(ir) };
     const session = new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name), modelInfo);
     session.guard = new Guard(guard);
+    if (options.window !== undefined) {
+      if (ir.graph.inputs.length !== 1) throw new Error(`window: single-sample mode needs a model with one input; this one has ${ir.graph.inputs.length}`);
+      const dims = ir.graph.inputs[0].shape!.slice(1);
+      session.window = new SampleWindow(options.window, dims.reduce<number>((a, d) => a * (d as number), 1));
+      session.reset();
+    }
     return session;
+  }
+
+  private get channelAxis(): number {
+    return this.modelInfo.inputLayout === 'NHWC' ? 3 : 1;
   }
 
   get method(): string {
@@ -166,10 +188,14 @@ export class AdaptiveSession {
    * state is left exactly as it was.
    */
   async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.window ? this.runWindowed(feeds, this.window) : this.runBatch(feeds, true);
+  }
+
+  private async runBatch(feeds: Record<string, Tensor>, checkMinBatch: boolean): Promise<Record<string, Tensor>> {
     this.assertOpen();
     if (this.busy) throw new Error('run: the previous run() has not finished; await it before calling run() again');
-    const min = this.def.minBatchSize;
-    validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined);
+    const min = checkMinBatch ? this.def.minBatchSize : undefined;
+    validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined, this.channelAxis);
     const main = feeds[this.modelInputs[0].name];
     const batch: Batch = { data: main.data as Float32Array, dims: main.dims, layout: this.modelInfo.inputLayout };
     const before = this.store.snapshot();
@@ -214,10 +240,55 @@ export class AdaptiveSession {
    * do not move. Serving while adapting (`@edgetta/worker`) answers with this, then adapts.
    */
   async infer(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.inferBatch(feeds, true);
+  }
+
+  /**
+   * Single-sample mode: push the samples into the window, forward the whole window (adapting when
+   * it has been fully refreshed, else inferring), and answer with the rows of the new samples.
+   */
+  private async runWindowed(feeds: Record<string, Tensor>, window: SampleWindow): Promise<Record<string, Tensor>> {
+    this.assertOpen();
+    if (this.busy) throw new Error('run: the previous run() has not finished; await it before calling run() again');
+    validateFeeds(feeds, this.modelInputs, undefined, this.channelAxis);
+    const name = this.modelInputs[0].name;
+    const main = feeds[name];
+    const n = main.dims[0];
+    if (n >= window.length) return this.runBatch(feeds, true);
+    const saved = ['window.x', 'window.count', 'window.fresh'].map((k) => [k, this.store.get(k).slice()] as const);
+    const w = window.push(this.store, main.data as Float32Array, n);
+    const T = this.engine.ort.Tensor;
+    const windowFeeds = { [name]: new T('float32', w.data, [w.count, ...main.dims.slice(1)]) as Tensor };
+    try {
+      const min = this.def.minBatchSize?.size ?? 1;
+      let out: Record<string, Tensor>;
+      if (w.adapt && w.count >= min) {
+        out = await this.runBatch(windowFeeds, true);
+        window.adapted(this.store);
+      } else {
+        out = await this.inferBatch(windowFeeds, false);
+      }
+      const rows: Record<string, Tensor> = {};
+      for (const [k, t] of Object.entries(out)) {
+        if (t.dims[0] !== w.count || t.type !== 'float32') {
+          rows[k] = t;
+          continue;
+        }
+        const per = (t.data as Float32Array).length / w.count;
+        rows[k] = new T('float32', (t.data as Float32Array).slice((w.count - n) * per), [n, ...t.dims.slice(1)]) as Tensor;
+      }
+      return rows;
+    } catch (e) {
+      for (const [k, v] of saved) this.store.set(k, v);
+      throw e;
+    }
+  }
+
+  private async inferBatch(feeds: Record<string, Tensor>, checkMinBatch: boolean): Promise<Record<string, Tensor>> {
     this.assertOpen();
     if (this.busy) throw new Error('infer: the previous run() or infer() has not finished; await it first');
-    const min = this.def.minBatchSize;
-    validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined);
+    const min = checkMinBatch ? this.def.minBatchSize : undefined;
+    validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined, this.channelAxis);
     const main = feeds[this.modelInputs[0].name];
     const batch: Batch = { data: main.data as Float32Array, dims: main.dims, layout: this.modelInfo.inputLayout };
     const before = this.store.snapshot();
@@ -337,6 +408,7 @@ export class AdaptiveSession {
     Object.assign(init, this.def.initState?.(this.options, this.modelInfo) ?? {});
     // Calibration (e.g. EATA's Fisher) describes the source model, so it survives a reset.
     for (const [k, v] of Object.entries(this.calibrated ?? {})) init[k] = v.slice();
+    if (this.window) Object.assign(init, this.window.init());
     this.store.replace(init);
     this.batches = 0;
     this.samples = 0;

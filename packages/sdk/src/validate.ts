@@ -5,7 +5,13 @@ import { dataTypeName, type ValueInfo } from '@edgetta/onnx';
  * Checks feeds against the model's inputs before anything runs: names, dtype, rank, fixed
  * dimensions, and finite values in float feeds. Throws naming the feed and what is valid.
  */
-export function validateFeeds(feeds: Record<string, Tensor>, inputs: readonly ValueInfo[], minBatch?: { size: number; reason: string; method: string }): void {
+export function validateFeeds(
+  feeds: Record<string, Tensor>,
+  inputs: readonly ValueInfo[],
+  minBatch?: { size: number; reason: string; method: string },
+  /** Where the main input's channels are: 1 for NCHW, 3 for NHWC (TF.js models). */
+  channelAxis = 1,
+): void {
   if (feeds === null || typeof feeds !== 'object') throw new TypeError(`feeds: expected an object mapping input names to Tensors, got ${feeds === null ? 'null' : typeof feeds}`);
   const expected = inputs.map((i) => i.name);
   for (const name of Object.keys(feeds)) {
@@ -23,7 +29,7 @@ export function validateFeeds(feeds: Record<string, Tensor>, inputs: readonly Va
       }
       info.shape.forEach((d, i) => {
         if (typeof d === 'number' && t.dims[i] !== d) {
-          const what = i === 1 && info.shape!.length === 4 ? ' (channels)' : '';
+          const what = i === channelAxis && info.shape!.length === 4 ? ' (channels)' : '';
           throw new Error(`feeds.${info.name}: dimension ${i}${what} is ${t.dims[i]}, the model expects ${d} (dims [${info.shape!.map((x) => x ?? '?').join(', ')}])`);
         }
       });
@@ -41,7 +47,9 @@ export function validateFeeds(feeds: Record<string, Tensor>, inputs: readonly Va
   if (minBatch) {
     const n = feeds[inputs[0].name].dims[0] ?? 0;
     if (n < minBatch.size) {
-      throw new Error(`batch size ${n} is too small for method '${minBatch.method}' (needs >= ${minBatch.size}): ${minBatch.reason}`);
+      throw new Error(
+        `batch size ${n} is too small for method '${minBatch.method}' (needs >= ${minBatch.size}): ${minBatch.reason} (or create the session with { window: 64 } to answer single images from a sliding window of recent ones)`,
+      );
     }
   }
 }

@@ -1,0 +1,11 @@
+import { compose, entropyObjective, type MethodDefinition } from '@edgetta/core';
+import { unmixTnsPolicy } from '@edgetta/adapter-unmix-tns';
+
+/**
+ * Presets: methods composed from a normalization policy and an objective, no new method code.
+ * `unmix-tns+tent`: UnMix-TNS statistics with Tent's entropy minimization of the BN affine
+ * parameters; lr 1e-5 as UnMix-TNS's run scripts set it for gradient methods on CIFAR (tta-spec 3.7).
+ */
+export const presets: readonly MethodDefinition<any>[] = [
+  compose({ name: 'unmix-tns+tent', norm: unmixTnsPolicy, objective: entropyObjective, defaults: { lr: 1e-5 } }),
+];
