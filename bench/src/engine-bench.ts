@@ -2,6 +2,8 @@
  * pnpm bench:engine — ms per batch of 64 on the embedded ResNet-20: plain InferenceSession vs
  * AdaptiveSession per method, on onnxruntime-node and onnxruntime-web (wasm), 1 and 2 threads.
  * Prints medians and the ratio adapted/plain as a Markdown table (a benchmark, not a test).
+ * For the gradient methods (tent, eta, eata, sar) a cell is one full adaptation step: forward,
+ * backward (in the same graph) and the optimizer update; sar runs two forward-backward passes.
  *
  *   pnpm bench:engine [--runtimes node,web] [--threads 1,2] [--methods a,b] [--batch 64] [--iters 20]
  */

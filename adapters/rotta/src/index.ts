@@ -33,6 +33,7 @@ import {
   type Batch,
   type LayerSource,
   type MethodDefinition,
+  type ModelInfo,
   type PassOutput,
   type StateStore,
   type StepContext,
@@ -85,11 +86,13 @@ function layerInit(layer: LayerSource, o: RottaOptions): Record<string, Float32A
   return out;
 }
 
-/** Method state. `rotta.mem.x` stays empty until the first batch tells the image size. */
-function stateInit(o: RottaOptions): Record<string, Float32Array> {
+/** Method state. `rotta.mem.x` is sized from the model's sample dims (or on the first batch when unknown). */
+function stateInit(o: RottaOptions, model?: ModelInfo): Record<string, Float32Array> {
+  const dims = model?.sampleDims ?? [];
+  const per = dims.length && dims.every((d) => d > 0) ? dims.reduce((a, b) => a * b, 1) : 0;
   return {
     ...optimizer(o).init(),
-    'rotta.mem.x': new Float32Array(0),
+    'rotta.mem.x': new Float32Array(o.capacity * per),
     'rotta.mem.y': new Float32Array(o.capacity),
     'rotta.mem.u': new Float32Array(o.capacity),
     'rotta.mem.age': new Float32Array(o.capacity),

@@ -1,5 +1,5 @@
 import type { Ops } from '@edgetta/core';
-import { f, type GraphBuilder } from '@edgetta/onnx';
+import { f, float32Tensor, type GraphBuilder } from '@edgetta/onnx';
 
 /** Name fragment of the Identity nodes that stop gradients (read by the autodiff). */
 export const STOP_GRADIENT = 'StopGradient';
@@ -81,6 +81,15 @@ export class OnnxOps implements Ops<string> {
     return this.b.initializer(`${this.scope}/bn_running`, new Float32Array(c).fill(value), [c]);
   }
 
+  /**
+   * A [C] tensor filled with `value`, computed in each run from x's shape, so it is a fresh buffer
+   * per run (the two running inputs use different values so no pass merges them).
+   */
+  private runningInput(x: string, value: number): string {
+    const channels = this.op('Gather', [this.op('Shape', [x]), this.b.int64([1])], { axis: 0 });
+    return this.b.op('ConstantOfShape', [channels], { value: { kind: 'tensor', value: float32Tensor('value', Float32Array.of(value), [1]) } }, `${this.scope}/RunningInput`);
+  }
+
   /** True when `axes` are all the axes but the channel axis of this layer's input. */
   private isBatchAxes(axes: number[]): boolean {
     const l = this.layer;
@@ -92,13 +101,13 @@ export class OnnxOps implements Ops<string> {
   batchNormTrain(x: string, gamma: string, beta: string, epsilon: number): { y: string; mean: string; variance: string } {
     const l = this.layer;
     if (l && this.isBatchAxes([0, ...Array.from({ length: l.rank - 2 }, (_, i) => i + 2)])) {
-      // The running inputs get values no other constant has: onnxruntime writes the running
-      // statistics in place into them, and its ConstantSharing pass merges equal initializers, so a
-      // shared zero/one constant would be clobbered by every train-mode node that reads it. With
-      // momentum 0 their values never reach an output.
+      // onnxruntime writes the running statistics in place into the running inputs. Constant
+      // initializers there would be shared (its ConstantSharing pass merges equal ones) and would
+      // keep a NaN from one overflowing batch forever (0 * NaN), so they are computed each run.
+      // With momentum 0 their values never reach an output.
       const [y, mean, variance] = this.b.node(
         'BatchNormalization',
-        [x, gamma, beta, this.fresh(), this.fresh()],
+        [x, gamma, beta, this.runningInput(x, 0), this.runningInput(x, 1)],
         { epsilon: f(epsilon), momentum: f(0), training_mode: 1 },
         3,
         `${this.scope}/BatchNormTrain`,

@@ -156,6 +156,8 @@ export interface ModelInfo {
   outputs: readonly { name: string; dims: readonly (number | string | null)[] | null }[];
   /** Layout of the main (image) input, from the model's `edgetta.input_layout` metadata. @defaultValue 'NCHW' */
   inputLayout?: ImageLayout;
+  /** Dims of one sample of the main input (without the batch dim), e.g. [3, 32, 32]. */
+  sampleDims?: readonly number[];
 }
 
 /** The number of classes of a classifier: the last dim of its first output, when declared. */

@@ -139,7 +139,11 @@ export class AdaptiveSession {
       const compiled = compilePass(ir, sites, layers, spec, { options: resolved, stateDims, fastBatchStats });
       passes.set(name, { compiled, session: await engine.createSession(compiled.encode()) });
     }
-    const modelInfo: ModelInfo = { outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })), inputLayout: inputLayoutOf(ir) };
+    const modelInfo: ModelInfo = {
+      outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })),
+      inputLayout: inputLayoutOf(ir),
+      sampleDims: layers.length ? (ir.graph.inputs[0].shape ?? []).slice(1).map((d) => (typeof d === 'number' ? d : 0)) : [],
+    };
     const session = new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name), modelInfo);
     session.guard = new Guard(guard);
     if (options.window !== undefined) {

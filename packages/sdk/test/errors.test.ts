@@ -84,3 +84,18 @@ describe('bad input gets a clear error and changes nothing', () => {
     await expect(s.run({ input: good() })).rejects.toThrow(/disposed/);
   });
 });
+
+describe('a batch that overflows inside the graph', () => {
+  for (const method of ['norm', 'alpha-bn', 'bn-ema', 'unmix-tns']) {
+    it(`${method}: a finite but overflowing batch (3e38) never poisons later batches`, async () => {
+      const s = await AdaptiveSession.create(resnetPath, { method, runtime: 'node' });
+      const ref = await AdaptiveSession.create(resnetPath, { method, runtime: 'node' });
+      const huge = new Float32Array(4 * 3072).fill(3e38);
+      await s.run({ input: new ort.Tensor('float32', huge, [4, 3, 32, 32]) }).catch(() => undefined); // rejected or answered: either is fine
+      const after = (await s.run({ input: good() })).logits.data as Float32Array;
+      expect(after.every(Number.isFinite)).toBe(true);
+      if (method !== 'bn-ema' && method !== 'unmix-tns') expect(after).toEqual((await ref.run({ input: good() })).logits.data);
+      await Promise.all([s.dispose(), ref.dispose()]);
+    });
+  }
+});
