@@ -12,6 +12,7 @@ export interface CommandModule {
 
 export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   corrupt: () => import('./commands/corrupt.js'),
+  bench: () => import('./commands/bench.js'),
 };
 
 /** Builds the program with every registered subcommand. */
