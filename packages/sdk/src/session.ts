@@ -198,22 +198,12 @@ export class AdaptiveSession {
   private async runBatch(feeds: Record<string, Tensor>, checkMinBatch: boolean): Promise<Record<string, Tensor>> {
     this.assertOpen();
     if (this.busy) throw new Error('run: the previous run() has not finished; await it before calling run() again');
-    const min = checkMinBatch ? this.def.minBatchSize : undefined;
-    validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined, this.channelAxis);
-    const main = feeds[this.modelInputs[0].name];
-    const batch: Batch = { data: main.data as Float32Array, dims: main.dims, layout: this.modelInfo.inputLayout };
+    const ctx = this.context(feeds, checkMinBatch);
+    const batch = ctx.batch;
     const before = this.store.snapshot();
     const started = now();
     this.busy = true;
     try {
-      const ctx: StepContext<any> = {
-        options: this.options,
-        batch,
-        layers: this.layers,
-        state: this.store,
-        step: this.batches,
-        run: (pass, args) => this.runPass(pass, feeds, args?.input, args?.hyper, args?.inputs),
-      };
       const out = await this.def.step(ctx);
       if (out.update) {
         this.lastUpdate = out.update;
@@ -291,21 +281,10 @@ export class AdaptiveSession {
   private async inferBatch(feeds: Record<string, Tensor>, checkMinBatch: boolean): Promise<Record<string, Tensor>> {
     this.assertOpen();
     if (this.busy) throw new Error('infer: the previous run() or infer() has not finished; await it first');
-    const min = checkMinBatch ? this.def.minBatchSize : undefined;
-    validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined, this.channelAxis);
-    const main = feeds[this.modelInputs[0].name];
-    const batch: Batch = { data: main.data as Float32Array, dims: main.dims, layout: this.modelInfo.inputLayout };
+    const ctx = this.context(feeds, checkMinBatch);
     const before = this.store.snapshot();
     this.busy = true;
     try {
-      const ctx: StepContext<any> = {
-        options: this.options,
-        batch,
-        layers: this.layers,
-        state: this.store,
-        step: this.batches,
-        run: (pass, args) => this.runPass(pass, feeds, args?.input, args?.hyper, args?.inputs),
-      };
       const out = this.def.infer ? await this.def.infer(ctx) : await inferWithPredict(ctx, this.def.name, [...this.passes.keys()]);
       return out.outputs as Record<string, Tensor>;
     } finally {
@@ -313,6 +292,22 @@ export class AdaptiveSession {
       this.store.replace(before);
       this.busy = false;
     }
+  }
+
+  /** Validates the feeds and builds the step context a method's step/infer runs in. */
+  private context(feeds: Record<string, Tensor>, checkMinBatch: boolean): StepContext<any> {
+    const min = checkMinBatch ? this.def.minBatchSize : undefined;
+    validateFeeds(feeds, this.modelInputs, min ? { ...min, method: this.def.name } : undefined, this.channelAxis);
+    const main = feeds[this.modelInputs[0].name];
+    const batch: Batch = { data: main.data as Float32Array, dims: main.dims, layout: this.modelInfo.inputLayout };
+    return {
+      options: this.options,
+      batch,
+      layers: this.layers,
+      state: this.store,
+      step: this.batches,
+      run: (pass, args) => this.runPass(pass, feeds, args?.input, args?.hyper, args?.inputs),
+    };
   }
 
   private async runPass(name: string, userFeeds: Record<string, Tensor>, input?: Batch, hyper?: Record<string, number>, inputs?: Record<string, Batch>): Promise<PassOutput> {
