@@ -157,13 +157,17 @@ describe('edgetta bench', () => {
     expect(r.domains[0].errors).toBeLessThan(src.domains[0].errors);
   });
 
-  it('gives identical numbers on a second run with the same seeds (main-thread corruptions, no cache)', async () => {
+  it('gives identical numbers on runs with the same seeds (main-thread corruptions or the worker, with or without the replay cache)', async () => {
     const again = await run('bench', ...base, '--protocol', 'continual', '--seed', '1,2', '--no-prefetch', '--cache-mb', '0', '--out', join(tmp, 'b.json'), '--no-progress');
     expect(again.code, again.stderr).toBe(0);
     const b = JSON.parse(await readFile(join(tmp, 'b.json'), 'utf8')) as BenchResults;
     expect(errorsOf(b)).toEqual(errorsOf(results));
     expect(b.runs.map((x) => x.total.ece)).toEqual(results.runs.map((x) => x.total.ece));
     expect(b.summary.map((s) => s.meanErrorPct)).toEqual(results.summary.map((s) => s.meanErrorPct));
+    // the worker regenerating every method's pass (no replay cache) sees the same images too
+    const third = await run('bench', ...base, '--protocol', 'continual', '--seed', '1,2', '--cache-mb', '0', '--out', join(tmp, 'c.json'), '--no-progress');
+    expect(third.code, third.stderr).toBe(0);
+    expect(errorsOf(JSON.parse(await readFile(join(tmp, 'c.json'), 'utf8')) as BenchResults)).toEqual(errorsOf(results));
     // and a different seed is a different stream (other noise, other order)
     expect(results.runs[0].seed).toBe(1);
     expect(results.runs[3]).toMatchObject({ method: 'source', seed: 2 });
