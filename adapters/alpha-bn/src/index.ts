@@ -9,7 +9,7 @@
  * mu = (1 - alpha) * mu_s + alpha * mu_t;  var = (1 - alpha) * var_s + alpha * var_t;
  * y = gamma * (x - mu) / sqrt(var + eps) + beta. No state: works at batch size 1.
  */
-import { batchAxes, predictOnce, type MethodDefinition } from '@edgetta/core';
+import { batchAxes, mixStatistics, predictOnce, unbiasedVariance, type MethodDefinition } from '@edgetta/core';
 
 export interface AlphaBnOptions {
   /**
@@ -28,15 +28,10 @@ export const alphaBn: MethodDefinition<AlphaBnOptions> = {
   passes: {
     predict: {
       norm: ({ ops, x, gamma, beta, source, layer, options }) => {
-        const axes = batchAxes(layer.rank);
-        const { mean, variance } = ops.moments(x, axes);
-        const n = ops.count(x, axes);
-        const unbiased = ops.div(ops.mul(variance, n), ops.sub(n, ops.scalar(1)));
-        const a = ops.scalar(options.alpha);
-        const keep = ops.scalar(1 - options.alpha);
-        const mu = ops.add(ops.mul(keep, source.mean), ops.mul(a, mean));
-        const v = ops.add(ops.mul(keep, source.variance), ops.mul(a, unbiased));
-        return { y: ops.batchNorm(x, gamma, beta, mu, v, layer.epsilon) };
+        const { mean, variance } = ops.moments(x, batchAxes(layer.rank));
+        const batch = { mean, variance: unbiasedVariance(ops, x, variance, layer.rank) };
+        const mixed = mixStatistics(ops, source, batch, options.alpha);
+        return { y: ops.batchNorm(x, gamma, beta, mixed.mean, mixed.variance, layer.epsilon) };
       },
     },
   },

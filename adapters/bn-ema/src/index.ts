@@ -11,7 +11,7 @@
  * running statistics from the batch it sees and normalizes with the updated ones (the rule of
  * RoTTA's robust BN, with PyTorch's unbiased running variance).
  */
-import { batchAxes, evalModeBatchNorm, sourceRunningStats, trainModeBatchNorm, type MethodDefinition, type NormArgs, type NormResult } from '@edgetta/core';
+import { batchAxes, evalModeBatchNorm, mixStatistics, unbiasedVariance, sourceRunningStats, trainModeBatchNorm, type MethodDefinition, type NormArgs, type NormResult } from '@edgetta/core';
 
 export interface BnEmaOptions {
   /**
@@ -30,15 +30,10 @@ export interface BnEmaOptions {
 /** Single-forward variant: EMA-update the layer's statistics from the batch, normalize with the result. */
 function updateThenNormalize<T>(args: NormArgs<T, BnEmaOptions>): NormResult<T> {
   const { ops, x, gamma, beta, layer, state, options } = args;
-  const axes = batchAxes(layer.rank);
-  const { mean, variance } = ops.moments(x, axes);
-  const n = ops.count(x, axes);
-  const unbiased = ops.div(ops.mul(variance, n), ops.sub(n, ops.scalar(1)));
-  const m = ops.scalar(options.momentum);
-  const keep = ops.scalar(1 - options.momentum);
-  const mu = ops.add(ops.mul(keep, state.mean), ops.mul(m, mean));
-  const v = ops.add(ops.mul(keep, state.variance), ops.mul(m, unbiased));
-  return { y: ops.batchNorm(x, gamma, beta, mu, v, layer.epsilon), state: { mean: mu, variance: v } };
+  const { mean, variance } = ops.moments(x, batchAxes(layer.rank));
+  const batch = { mean, variance: unbiasedVariance(ops, x, variance, layer.rank) };
+  const mixed = mixStatistics(ops, { mean: state.mean, variance: state.variance }, batch, options.momentum);
+  return { y: ops.batchNorm(x, gamma, beta, mixed.mean, mixed.variance, layer.epsilon), state: { ...mixed } };
 }
 
 export const bnEma: MethodDefinition<BnEmaOptions> = {

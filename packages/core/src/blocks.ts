@@ -1,5 +1,26 @@
 import type { NormArgs, NormResult } from './method.js';
-import { batchAxes } from './ops.js';
+import { batchAxes, type Ops } from './ops.js';
+
+export interface Statistics<T> {
+  mean: T;
+  variance: T;
+}
+
+/** n / (n - 1) times a biased batch variance, with n = N * spatial counted in the graph. */
+export function unbiasedVariance<T>(ops: Ops<T>, x: T, biased: T, rank: number): T {
+  const n = ops.count(x, batchAxes(rank));
+  return ops.div(ops.mul(biased, n), ops.sub(n, ops.scalar(1)));
+}
+
+/** (1 - w) * base + w * batch for the mean and the variance; `w` a constant or a graph scalar. */
+export function mixStatistics<T>(ops: Ops<T>, base: Statistics<T>, batch: Statistics<T>, w: number | T): Statistics<T> {
+  const take = typeof w === 'number' ? ops.scalar(w) : w;
+  const keep = typeof w === 'number' ? ops.scalar(1 - w) : ops.sub(ops.scalar(1), w);
+  return {
+    mean: ops.add(ops.mul(keep, base.mean), ops.mul(take, batch.mean)),
+    variance: ops.add(ops.mul(keep, base.variance), ops.mul(take, batch.variance)),
+  };
+}
 
 /**
  * PyTorch train-mode BatchNorm, written once for the methods that keep running statistics
@@ -10,16 +31,8 @@ import { batchAxes } from './ops.js';
 export function trainModeBatchNorm<T, O>(args: NormArgs<T, O>, momentum: T): NormResult<T> {
   const { ops, x, gamma, beta, layer, state } = args;
   const { y, mean, variance } = ops.batchNormTrain(x, gamma, beta, layer.epsilon);
-  const n = ops.count(x, batchAxes(layer.rank));
-  const unbiased = ops.div(ops.mul(variance, n), ops.sub(n, ops.scalar(1)));
-  const keep = ops.sub(ops.scalar(1), momentum);
-  return {
-    y,
-    state: {
-      mean: ops.add(ops.mul(keep, state.mean), ops.mul(momentum, mean)),
-      variance: ops.add(ops.mul(keep, state.variance), ops.mul(momentum, unbiased)),
-    },
-  };
+  const batch = { mean, variance: unbiasedVariance(ops, x, variance, layer.rank) };
+  return { y, state: { ...mixStatistics(ops, { mean: state.mean, variance: state.variance }, batch, momentum) } };
 }
 
 /** Eval-mode BatchNorm with the layer state 'mean' and 'variance'. */
