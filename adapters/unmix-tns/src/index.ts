@@ -68,7 +68,7 @@ export function unmixNorm<T>(args: NormArgs<T, UnmixTnsOptions>): NormResult<T> 
   const varB = ops.sub(ops.add(ops.reduceMean(varHat, [1], false), ops.reduceMean(ops.mul(muHat, muHat), [1], false)), ops.mul(muB, muB));
   const scale = ops.div(gamma, ops.sqrt(ops.add(varB, ops.scalar(layer.epsilon)))); // [B, C]
   const shift = ops.sub(beta, ops.mul(muB, scale));
-  const y = ops.add(ops.mul(x, ops.unsqueeze(scale, spatial)), ops.unsqueeze(shift, spatial));
+  const y = ops.scaleShift(x, scale, shift);
   // Component update from the old M, V, without gradients.
   const n = ops.count(mu, [0]);
   const Pt = ops.transpose(P, [1, 0]); // [K, B]

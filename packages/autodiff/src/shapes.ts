@@ -20,6 +20,8 @@ export interface Folded {
 export interface ShapeInfo {
   shapes: Map<string, Shape>;
   values: Map<string, Folded>;
+  /** Outputs of Shape nodes whose dims are symbolic: the (symbolic) shape they hold, for Reshape. */
+  shapeValues?: Map<string, Shape>;
 }
 
 const FLOAT_TYPES = new Set([1, 10, 11, 16]);
@@ -31,6 +33,8 @@ type Ctx = {
   opset: number;
   shape(i: number): Shape | undefined;
   value(i: number): Folded | undefined;
+  /** The shape held by input i when a whole-shape Shape node produced it. */
+  shapeValue(i: number): Shape | undefined;
 };
 
 const same = (c: Ctx) => [c.shape(0)];
@@ -122,8 +126,9 @@ function reshapeShape(x: Shape | undefined, target: number[], allowZero: boolean
   const minus = out.indexOf(-1);
   if (minus < 0) return out.some((d) => d === null) ? undefined : out;
   if (!x) return undefined;
-  // Cancel equal factors (numbers and symbols) between input and known output dims.
-  const rest: Dim[] = [...x];
+  // Cancel equal factors (numbers and symbols) between input and known output dims; a product
+  // symbol ('N*16', made below) is split back into its factors.
+  const rest: Dim[] = x.flatMap((d) => (typeof d === 'string' && d.includes('*') ? d.split('*').map((p) => (/^\d+$/.test(p) ? Number(p) : p)) : [d]));
   for (let i = 0; i < out.length; i++) {
     if (i === minus) continue;
     const d = out[i];
@@ -138,7 +143,13 @@ function reshapeShape(x: Shape | undefined, target: number[], allowZero: boolean
       rest.push(...sym, total / d);
     } else return undefined;
   }
-  if (rest.some((d) => typeof d !== 'number')) return rest.length === 1 ? ((out[minus] = rest[0]), out) : undefined;
+  if (rest.some((d) => typeof d !== 'number')) {
+    // Several factors left, some symbolic (N * C of a [N, C, ...] -> [1, -1, ...] view): the rank
+    // is still known; the dim becomes the product's own symbol.
+    if (rest.length > 1 && rest.includes(null)) return undefined;
+    out[minus] = rest.length === 1 ? rest[0] : rest.map(String).join('*');
+    return out;
+  }
   out[minus] = size(rest as number[]);
   return out;
 }
@@ -203,7 +214,8 @@ Object.assign(shapeFns, {
   },
   Reshape: (c: Ctx) => {
     const t = c.value(1);
-    return [t ? reshapeShape(c.shape(0), t.values, attrInt(c.node, 'allowzero', 0) === 1) : undefined];
+    // Reshape(y, Shape(x)) takes x's shape, symbolic batch dim included.
+    return [t ? reshapeShape(c.shape(0), t.values, attrInt(c.node, 'allowzero', 0) === 1) : c.shapeValue(1)];
   },
   Transpose: (c: Ctx) => {
     const x = c.shape(0);
@@ -527,7 +539,12 @@ export function inferNode(node: Node, info: ShapeInfo, opset: number): void {
     opset,
     shape: (i) => (node.inputs[i] ? shapes.get(node.inputs[i]) : undefined),
     value: (i) => (node.inputs[i] ? values.get(node.inputs[i]) : undefined),
+    shapeValue: (i) => (node.inputs[i] ? info.shapeValues?.get(node.inputs[i]) : undefined),
   };
+  if (node.opType === 'Shape' && node.attrs.start === undefined && node.attrs.end === undefined) {
+    const x = c.shape(0);
+    if (x) (info.shapeValues ??= new Map()).set(node.outputs[0], x);
+  }
   const fn = shapeFns[node.opType];
   const out = fn ? fn(c) : [];
   node.outputs.forEach((o, i) => {

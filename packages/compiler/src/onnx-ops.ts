@@ -90,6 +90,14 @@ export class OnnxOps implements Ops<string> {
     return this.b.op('ConstantOfShape', [channels], { value: { kind: 'tensor', value: float32Tensor('value', Float32Array.of(value), [1]) } }, `${this.scope}/RunningInput`);
   }
 
+  /** True when `axes` are exactly the spatial axes of this layer's input (per-instance statistics). */
+  private isInstanceAxes(axes: number[]): boolean {
+    const l = this.layer;
+    if (!l || !l.fastBatchStats || this.opset < 14 || l.rank < 3) return false;
+    const norm = axes.map((a) => (a < 0 ? a + l.rank : a)).sort((p, q) => p - q);
+    return norm.length === l.rank - 2 && norm.every((a, i) => a === i + 2);
+  }
+
   /** True when `axes` are all the axes but the channel axis of this layer's input. */
   private isBatchAxes(axes: number[]): boolean {
     const l = this.layer;
@@ -123,6 +131,21 @@ export class OnnxOps implements Ops<string> {
     if (!noFast && this.isBatchAxes(axes)) {
       const { mean, variance } = this.batchNormTrain(x, this.fresh(), this.fresh(), 0);
       return { mean, variance };
+    }
+    if (!noFast && this.isInstanceAxes(axes)) {
+      // Per-instance statistics are the batch statistics of the [1, N*C, ...] view.
+      const l = this.layer!;
+      const view = this.reshape(x, [1, -1, ...Array.from({ length: l.rank - 2 }, () => 0)]);
+      const ones = this.runningInput(view, 1);
+      const [, mean, variance] = this.b.node(
+        'BatchNormalization',
+        // Running inputs (written in place, never read with momentum 0) get values no other input has.
+        [view, ones, this.op('Sub', [ones, ones]), this.runningInput(view, 2), this.runningInput(view, 3)],
+        { epsilon: f(0), momentum: f(0), training_mode: 1 },
+        3,
+        `${this.scope}/InstanceMoments`,
+      );
+      return { mean: this.reshape(mean, [-1, l.channels]), variance: this.reshape(variance, [-1, l.channels]) };
     }
     // One read of x per statistic and no full-size temporaries: var = E[x^2] - E[x]^2, clamped at 0
     // against cancellation. Activations are O(1) after a conv, so float32 loses ~1e-7 relative.
@@ -170,5 +193,19 @@ export class OnnxOps implements Ops<string> {
   }
   batchNorm(x: string, gamma: string, beta: string, mean: string, variance: string, epsilon: number): string {
     return this.op('BatchNormalization', [x, gamma, beta, mean, variance], { epsilon: f(epsilon) });
+  }
+  /**
+   * x [N, C, ...] viewed as [1, N*C, ...] through an inference-mode BatchNormalization with mean 0,
+   * variance 1 and epsilon 0: one pass, where Mul + Add with [N, C, 1, 1] broadcasting costs
+   * several times more on ResNet-sized maps.
+   */
+  scaleShift(x: string, scale: string, shift: string): string {
+    const rank = this.layer?.rank ?? 4;
+    const flat = this.reshape(scale, [-1]);
+    const zeros = this.op('Sub', [flat, flat]);
+    const ones = this.op('Add', [zeros, this.scalar(1)]);
+    const view = this.reshape(x, [1, -1, ...Array.from({ length: rank - 2 }, () => 0)]);
+    const y = this.op('BatchNormalization', [view, flat, this.reshape(shift, [-1]), zeros, ones], { epsilon: f(0) });
+    return this.op('Reshape', [y, this.op('Shape', [x])]);
   }
 }

@@ -56,6 +56,12 @@ export interface Ops<T> {
    * statistics may be computed in-graph).
    */
   batchNorm(x: T, gamma: T, beta: T, mean: T, variance: T, epsilon: number): T;
+  /**
+   * y[n, c, ...] = x[n, c, ...] * scale[n, c] + shift[n, c]: per-instance, per-channel affine of a
+   * `[N, C, ...]` map with `[N, C]` coefficients (instance-wise normalization). One op so the
+   * backend can avoid broadcasting Mul + Add, which onnxruntime runs slowly on large maps.
+   */
+  scaleShift(x: T, scale: T, shift: T): T;
 }
 
 /** Axes of the batch statistics of a rank-`rank` feature map: all but the channel axis 1. */

@@ -207,4 +207,13 @@ export const referenceOps: Ops<NDArray> = {
     }
     return { data: out, shape: [...x.shape] };
   },
+  scaleShift(x, scale, shift) {
+    const inner = x.shape.slice(2).reduce((a, b) => a * b, 1);
+    const out = new Float64Array(x.data.length);
+    for (let i = 0; i < x.data.length; i++) {
+      const nc = Math.floor(i / inner);
+      out[i] = x.data[i] * scale.data[nc] + shift.data[nc];
+    }
+    return { data: out, shape: [...x.shape] };
+  },
 };
