@@ -9,7 +9,13 @@
  * - periodic reset (RDumb): reset after `resetEvery` adapted batches;
  * - prediction diversity: the share of the most frequent class over the last `window` answers, in
  *   `stats`; with `maxClassShare` it also resets (off by default, because label-correlated streams
- *   are legitimately skewed).
+ *   are legitimately skewed);
+ * - source blend: answer with p = (1 - w) softmax(adapted) + w softmax(source), the unadapted model
+ *   run on the same batch. Resets cannot help a stateless method that is worse than the source on
+ *   a mild shift (test-batch statistics on JPEG), and no label-free signal we measured tells when
+ *   adaptation hurts (the source is as confident where it is wrong), so the answer hedges instead:
+ *   the blend is never far from the better of the two and often better than both
+ *   (docs/streams-and-guards.md). Costs one plain inference per batch.
  */
 
 export interface GuardOptions {
@@ -23,6 +29,12 @@ export interface GuardOptions {
   window?: number;
   /** Reset when the most frequent class exceeds this share of a full window, in (0, 1]. @defaultValue off */
   maxClassShare?: number;
+  /**
+   * Weight w in (0, 1) of the unadapted model in every answer: the first output becomes
+   * log((1 - w) softmax(adapted) + w softmax(source)) (log-probabilities, so softmax and argmax of
+   * it are the blend's). For classifiers whose first output is logits [N, K]. @defaultValue off
+   */
+  sourceWeight?: number;
 }
 
 export interface GuardStats {
@@ -34,9 +46,11 @@ export interface GuardStats {
   resets: number;
   /** The last guard reset: why and after how many batches since the previous reset. */
   lastReset: { reason: string; afterBatches: number } | null;
+  /** With `sourceWeight`: share of the last batch where the adapted and the source model's argmax agree; else null. */
+  sourceAgreement: number | null;
 }
 
-const KEYS: (keyof GuardOptions)[] = ['entropyFloor', 'entropyMomentum', 'resetEvery', 'window', 'maxClassShare'];
+const KEYS: (keyof GuardOptions)[] = ['entropyFloor', 'entropyMomentum', 'resetEvery', 'window', 'maxClassShare', 'sourceWeight'];
 
 /** Validates guard options (argument name `guard`), naming the bad field and what is valid. */
 export function resolveGuard(g: GuardOptions | undefined): Required<Pick<GuardOptions, 'entropyMomentum' | 'window'>> & GuardOptions {
@@ -52,6 +66,7 @@ export function resolveGuard(g: GuardOptions | undefined): Required<Pick<GuardOp
   num('resetEvery', (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1');
   num('window', (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1');
   num('maxClassShare', (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+  num('sourceWeight', (v) => v > 0 && v < 1, 'a number in (0, 1)');
   return { ...g, entropyMomentum: g.entropyMomentum ?? 0.9, window: g.window ?? 256 };
 }
 
@@ -65,9 +80,10 @@ export class Guard {
   private counts = new Map<number, number>();
   private resets = 0;
   private lastReset: GuardStats['lastReset'] = null;
+  private agreement: number | null = null;
 
-  constructor(private readonly o: ReturnType<typeof resolveGuard>) {
-    this.recent = new Int32Array(o.window);
+  constructor(readonly options: ReturnType<typeof resolveGuard>) {
+    this.recent = new Int32Array(options.window);
   }
 
   /**
@@ -85,15 +101,15 @@ export class Guard {
       }
     }
     if (meanEntropy !== null && Number.isFinite(meanEntropy)) {
-      this.ema = this.ema === null ? meanEntropy : this.o.entropyMomentum * this.ema + (1 - this.o.entropyMomentum) * meanEntropy;
+      this.ema = this.ema === null ? meanEntropy : this.options.entropyMomentum * this.ema + (1 - this.options.entropyMomentum) * meanEntropy;
     }
-    if (this.o.entropyFloor !== undefined && this.ema !== null && this.ema < this.o.entropyFloor) {
-      return `entropy EMA ${this.ema.toFixed(4)} fell below the floor ${this.o.entropyFloor}`;
+    if (this.options.entropyFloor !== undefined && this.ema !== null && this.ema < this.options.entropyFloor) {
+      return `entropy EMA ${this.ema.toFixed(4)} fell below the floor ${this.options.entropyFloor}`;
     }
-    if (this.o.resetEvery !== undefined && this.batches >= this.o.resetEvery) return `periodic reset after ${this.batches} batches`;
+    if (this.options.resetEvery !== undefined && this.batches >= this.options.resetEvery) return `periodic reset after ${this.batches} batches`;
     const share = this.topClassShare();
-    if (this.o.maxClassShare !== undefined && this.filled === this.recent.length && share !== null && share > this.o.maxClassShare) {
-      return `the most frequent class took ${(100 * share).toFixed(1)} % of the last ${this.filled} answers (limit ${100 * this.o.maxClassShare} %)`;
+    if (this.options.maxClassShare !== undefined && this.filled === this.recent.length && share !== null && share > this.options.maxClassShare) {
+      return `the most frequent class took ${(100 * share).toFixed(1)} % of the last ${this.filled} answers (limit ${100 * this.options.maxClassShare} %)`;
     }
     return null;
   }
@@ -115,7 +131,12 @@ export class Guard {
   }
 
   stats(): GuardStats {
-    return { entropyEma: this.ema, topClassShare: this.topClassShare(), resets: this.resets, lastReset: this.lastReset };
+    return { entropyEma: this.ema, topClassShare: this.topClassShare(), resets: this.resets, lastReset: this.lastReset, sourceAgreement: this.agreement };
+  }
+
+  /** Records the source agreement of the last blended batch. */
+  blended(agreement: number): void {
+    this.agreement = agreement;
   }
 
   private push(label: number): void {
@@ -136,4 +157,39 @@ export class Guard {
     for (const c of this.counts.values()) max = Math.max(max, c);
     return max / this.filled;
   }
+}
+
+/**
+ * The source blend of the `sourceWeight` guard: per row of [N, K] logits, log((1 - w) softmax(a) +
+ * w softmax(s)), computed stably; also the share of rows whose argmax of a and s agree.
+ */
+export function blendWithSource(adapted: Float32Array, source: Float32Array, dims: readonly number[], w: number): { logits: Float32Array; agreement: number } {
+  if (dims.length !== 2 || adapted.length !== source.length) {
+    throw new Error(`guard.sourceWeight: needs a classifier whose first output is logits [N, K]; got dims [${dims.join(', ')}]`);
+  }
+  const [n, k] = dims;
+  const out = new Float32Array(n * k);
+  let agree = 0;
+  for (let r = 0; r < n; r++) {
+    const o = r * k;
+    let ma = 0;
+    let ms = 0;
+    for (let j = 1; j < k; j++) {
+      if (adapted[o + j] > adapted[o + ma]) ma = j;
+      if (source[o + j] > source[o + ms]) ms = j;
+    }
+    if (ma === ms) agree++;
+    let za = 0;
+    let zs = 0;
+    for (let j = 0; j < k; j++) {
+      za += Math.exp(adapted[o + j] - adapted[o + ma]);
+      zs += Math.exp(source[o + j] - source[o + ms]);
+    }
+    for (let j = 0; j < k; j++) {
+      const p = ((1 - w) * Math.exp(adapted[o + j] - adapted[o + ma])) / za + (w * Math.exp(source[o + j] - source[o + ms])) / zs;
+      // Floored so a vanishing probability stays a finite log (entropy code multiplies p log p).
+      out[o + j] = Math.log(Math.max(p, 1e-37));
+    }
+  }
+  return { logits: out, agreement: n ? agree / n : 1 };
 }

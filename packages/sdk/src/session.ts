@@ -17,7 +17,7 @@ import type { Model, ValueInfo } from '@edgetta/onnx';
 import { resolveEngine, type Engine, type EngineInfo, type EngineOptions } from '@edgetta/runtime';
 import { registerBuiltinMethods } from './builtins.js';
 import { inputLayoutOf, loadModel, type ModelSource } from './load.js';
-import { Guard, resolveGuard, type GuardOptions, type GuardStats } from './guard.js';
+import { blendWithSource, Guard, resolveGuard, type GuardOptions, type GuardStats } from './guard.js';
 import { meanEntropy } from './metrics.js';
 import { SampleWindow } from './window.js';
 import { validateFeeds } from './validate.js';
@@ -32,7 +32,8 @@ export interface AdaptiveSessionOptions extends EngineOptions {
   methodOptions?: Record<string, number | boolean>;
   /**
    * Collapse guards for any method: reset to the source when the entropy EMA falls below a floor,
-   * periodically, or when one class takes over the answers (see `guard.ts`). @defaultValue none
+   * periodically, or when one class takes over the answers; blend every answer with the unadapted
+   * model's (see `guard.ts`). @defaultValue none
    */
   guard?: GuardOptions;
   /**
@@ -96,6 +97,8 @@ export class AdaptiveSession {
   private guard = new Guard(resolveGuard(undefined));
   private window: SampleWindow | undefined;
   private updates = { applied: 0, skipped: 0 };
+  /** The unadapted model, run next to the method when the guard blends answers with it. */
+  private sourcePass: PassRuntime | undefined;
   /** State entries computed by calibrate(), kept across reset(). */
   private calibrated: Record<string, Float32Array> = {};
 
@@ -146,6 +149,12 @@ export class AdaptiveSession {
     };
     const session = new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name), modelInfo);
     session.guard = new Guard(guard);
+    if (guard.sourceWeight !== undefined) {
+      const first = ir.graph.outputs[0]?.shape;
+      if (first && first.length !== 2) throw new Error(`guard.sourceWeight: needs a classifier whose first output is logits [N, K]; '${ir.graph.outputs[0].name}' has rank ${first.length}`);
+      const compiled = compilePass(ir, sites, layers, getMethod('source').passes.predict, { options: {}, stateDims: {} });
+      session.sourcePass = { compiled, session: await engine.createSession(compiled.encode()) };
+    }
     if (options.window !== undefined) {
       if (ir.graph.inputs.length !== 1) throw new Error(`window: single-sample mode needs a model with one input; this one has ${ir.graph.inputs.length}`);
       const dims = ir.graph.inputs[0].shape!.slice(1);
@@ -209,17 +218,19 @@ export class AdaptiveSession {
         this.lastUpdate = out.update;
         this.updates[out.update.applied ? 'applied' : 'skipped']++;
       }
+      const outputs = await this.blend(feeds, out.outputs as Record<string, Tensor>, out.logits);
       this.batches++;
       this.samples += batch.dims[0] ?? 0;
       this.lastEntropy = meanEntropy(out.logits.data, out.logits.dims);
       this.lastLatency = now() - started;
+      // The guard watches the adapted model (its collapse), whatever the answer blends in.
       const reason = this.guard.observe(out.logits.data, out.logits.dims, this.lastEntropy);
       if (reason) {
         // The answer stands (it was computed before); the next batch starts from the source.
         this.guard.didReset(reason);
         this.reset();
       }
-      return out.outputs as Record<string, Tensor>;
+      return outputs;
     } catch (e) {
       this.store.replace(before);
       throw e;
@@ -286,12 +297,24 @@ export class AdaptiveSession {
     this.busy = true;
     try {
       const out = this.def.infer ? await this.def.infer(ctx) : await inferWithPredict(ctx, this.def.name, [...this.passes.keys()]);
-      return out.outputs as Record<string, Tensor>;
+      return await this.blend(feeds, out.outputs as Record<string, Tensor>, out.logits);
     } finally {
       // Passes commit their state writes (and methods may mutate state in place): undo both.
       this.store.replace(before);
       this.busy = false;
     }
+  }
+
+  /** With the guard's `sourceWeight`: the outputs with the first one blended with the unadapted model's. */
+  private async blend(feeds: Record<string, Tensor>, outputs: Record<string, Tensor>, logits: PassOutput['logits']): Promise<Record<string, Tensor>> {
+    const p = this.sourcePass;
+    const w = this.guard.options.sourceWeight;
+    if (!p || w === undefined) return outputs;
+    const name = p.compiled.modelOutputs[0];
+    const src = await p.session.run(feeds, [name]);
+    const { logits: blended, agreement } = blendWithSource(logits.data, src[name].data as Float32Array, logits.dims, w);
+    this.guard.blended(agreement);
+    return { ...outputs, [name]: new this.engine.ort.Tensor('float32', blended, logits.dims) as Tensor };
   }
 
   /** Validates the feeds and builds the step context a method's step/infer runs in. */
@@ -445,6 +468,7 @@ export class AdaptiveSession {
     if (this.disposed) return;
     this.disposed = true;
     for (const p of this.passes.values()) await p.session.release();
+    await this.sourcePass?.session.release();
   }
 
   private assertOpen(): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Guard, resolveGuard } from '../src/guard.js';
+import { blendWithSource, Guard, resolveGuard } from '../src/guard.js';
 
 /** Logits [n, 3] whose argmax is `cls` for every row. */
 function rows(n: number, cls: number): Float32Array {
@@ -53,5 +53,39 @@ describe('collapse guard', () => {
     expect(() => resolveGuard({ entropyFloor: -1 })).toThrow('guard.entropyFloor: expected a number > 0, got -1');
     expect(() => resolveGuard({ resetEvery: 2.5 })).toThrow('guard.resetEvery: expected an integer >= 1, got 2.5');
     expect(() => resolveGuard({ floor: 1 } as never)).toThrow("guard: unknown option 'floor'; valid options: entropyFloor, entropyMomentum, resetEvery, window, maxClassShare");
+  });
+
+  it('blendWithSource: log of the weighted softmax mixture (float64 reference) and the argmax agreement', () => {
+    const n = 6;
+    const k = 5;
+    const a = Float32Array.from({ length: n * k }, (_, i) => Math.sin(i * 1.7) * 6);
+    // Rows 0-2: the source is sure of class 0, 30 logits apart; rows 3-5: it ranks like the adapted model.
+    const s = Float32Array.from({ length: n * k }, (_, i) => (i < 3 * k ? Math.cos(i * 0.9) * 4 + (i % k === 0 ? 30 : 0) : a[i] * 0.5));
+    const softmax = (x: Float32Array, r: number) => {
+      const row = Array.from(x.subarray(r * k, r * k + k));
+      const z = row.reduce((acc, v) => acc + Math.exp(v), 0);
+      return row.map((v) => Math.exp(v) / z);
+    };
+    const argmax = (p: number[]) => p.indexOf(Math.max(...p));
+    const { logits, agreement } = blendWithSource(a, s, [n, k], 0.3);
+    let agree = 0;
+    for (let r = 0; r < n; r++) {
+      const pa = softmax(a, r);
+      const ps = softmax(s, r);
+      const p = pa.map((v, j) => 0.7 * v + 0.3 * ps[j]);
+      for (let j = 0; j < k; j++) expect(logits[r * k + j]).toBeCloseTo(Math.log(p[j]), 5);
+      if (argmax(pa) === argmax(ps)) agree++;
+    }
+    expect(agreement).toBe(agree / n);
+    expect(agree).toBeGreaterThan(0);
+    expect(agree).toBeLessThan(n);
+    // Logits 30 apart: the tiny probabilities stay finite logs.
+    expect(Array.from(logits).every(Number.isFinite)).toBe(true);
+    expect(() => blendWithSource(a, s, [n * k], 0.3)).toThrow('guard.sourceWeight: needs a classifier whose first output is logits [N, K]; got dims [30]');
+  });
+
+  it('validates sourceWeight: strictly between 0 and 1', () => {
+    expect(resolveGuard({ sourceWeight: 0.5 }).sourceWeight).toBe(0.5);
+    for (const v of [0, 1, -0.2, Number.NaN]) expect(() => resolveGuard({ sourceWeight: v })).toThrow(`guard.sourceWeight: expected a number in (0, 1), got ${v}`);
   });
 });
