@@ -18,10 +18,10 @@
  *   Deterministic.
  */
 import type { Rng } from '../rng.js';
-import { toUnitFloat, unitToU8, unitToU8f32, withData } from './image.js';
-import { cvGaussianKernel, filter2DReflect101, gaussianFilter, trimKernel, type Kernel2D } from './filters.js';
+import { toUnitFloat, unitToU8, withData } from './image.js';
+import { cvGaussianKernel, filter2DReflect101RgbU8, gaussianFilter, gaussianFilterU8Into, trimKernel, type Kernel2D } from './filters.js';
 import { motionBlurU8, motionKernel } from './motion.js';
-import { clippedZoomInto, numpyArange } from './zoom.js';
+import { numpyArange, zoomBlurAccumulate } from './zoom.js';
 import type { Corruption, ImageU8, Severity } from './types.js';
 
 /** (disk radius, anti-alias sigma). */
@@ -120,11 +120,12 @@ export const defocusBlur: Corruption = {
   random: false,
   apply(image: ImageU8, severity: Severity): ImageU8 {
     const [radius, alias] = DEFOCUS_BLUR[severity - 1];
-    const x = toUnitFloat(image.data);
-    const y = filter2DReflect101(x, image.height, image.width, 3, diskKernel(radius, alias));
-    return withData(image, unitToU8(y));
+    return withData(image, filter2DReflect101RgbU8(image.data, image.height, image.width, diskKernel(radius, alias)));
   },
 };
+
+/** Float64 scratch for glass_blur's two blurs (corruptions run synchronously). */
+let glassScratch = new Float64Array(0);
 
 export const glassBlur: Corruption = {
   name: 'glass_blur',
@@ -133,9 +134,12 @@ export const glassBlur: Corruption = {
   apply(image: ImageU8, severity: Severity, rng: Rng): ImageU8 {
     const [sigma, delta, iterations] = GLASS_BLUR[severity - 1];
     const { height: H, width: W } = image;
-    const blurred = gaussianFilter(toUnitFloat(image.data), H, W, 3, sigma);
-    const x = new Uint8Array(blurred.length);
-    for (let i = 0; i < x.length; i++) x[i] = (blurred[i] * 255) | 0; // np.uint8(values in [0, 255]): truncation
+    const n = image.data.length;
+    if (glassScratch.length !== n) glassScratch = new Float64Array(n);
+    const blurred = glassScratch;
+    gaussianFilterU8Into(image.data, H, W, 3, sigma, blurred);
+    const x = new Uint8Array(n);
+    for (let i = 0; i < n; i++) x[i] = (blurred[i] * 255) | 0; // np.uint8(values in [0, 255]): truncation
     for (let it = 0; it < iterations; it++) {
       for (let h = H - delta; h > delta; h--) {
         for (let w = W - delta; w > delta; w--) {
@@ -149,8 +153,13 @@ export const glassBlur: Corruption = {
         }
       }
     }
-    const y = gaussianFilter(toUnitFloat(x), H, W, 3, sigma);
-    return withData(image, unitToU8(y));
+    gaussianFilterU8Into(x, H, W, 3, sigma, blurred);
+    // unitToU8, reusing x for the output.
+    for (let i = 0; i < n; i++) {
+      const v = blurred[i];
+      x[i] = v > 0 ? (v < 1 ? (v * 255) | 0 : 255) : 0;
+    }
+    return withData(image, x);
   },
 };
 
@@ -167,6 +176,13 @@ export const motionBlur: Corruption = {
 
 const zoomFactors = ZOOM_BLUR_MAX.map((m) => numpyArange(1, m, 0.01));
 
+/** float32(v / 255) for v = 0..255: the reference's `np.array(x) / 255.` stored in a float32 array. */
+const U8_TO_UNIT_F32 = (() => {
+  const t = new Float32Array(256);
+  for (let v = 0; v < 256; v++) t[v] = v / 255;
+  return t;
+})();
+
 export const zoomBlur: Corruption = {
   name: 'zoom_blur',
   heldOut: false,
@@ -174,18 +190,20 @@ export const zoomBlur: Corruption = {
   apply(image: ImageU8, severity: Severity): ImageU8 {
     const { height: H, width: W, data } = image;
     const zs = zoomFactors[severity - 1];
-    const x = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i++) x[i] = data[i] / 255;
+    // The float32 values of x / 255, held in float64 (exactly) so the inner loop reads doubles.
+    const x = new Float64Array(data.length);
+    for (let i = 0; i < data.length; i++) x[i] = U8_TO_UNIT_F32[data[i]];
     const out = new Float32Array(data.length);
-    const zoomed = new Float32Array(data.length);
-    for (const z of zs) {
-      clippedZoomInto(x, H, W, 3, z, zoomed);
-      for (let i = 0; i < out.length; i++) out[i] += zoomed[i];
-    }
+    zoomBlurAccumulate(x, H, W, zs, out);
+    // (x + sum) / n in float32, then unitToU8f32 (clip, * 255 in float32, truncate), fused.
     const f = Math.fround;
     const n = zs.length + 1;
-    for (let i = 0; i < out.length; i++) out[i] = f(f(x[i] + out[i]) / n);
-    return withData(image, unitToU8f32(out));
+    const u8 = new Uint8Array(data.length);
+    for (let i = 0; i < out.length; i++) {
+      const v = f(f(x[i] + out[i]) / n);
+      u8[i] = v > 0 ? (v < 1 ? f(v * 255) | 0 : 255) : 0;
+    }
+    return withData(image, u8);
   },
 };
 

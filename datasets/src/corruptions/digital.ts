@@ -16,10 +16,10 @@
  *   dx (row-major), then H*W for dy.
  */
 import type { Rng } from '../rng.js';
-import { mapHsv } from './color.js';
-import { gaussianFilter } from './filters.js';
-import { affineFromPoints, remapReflect, warpAffineReflect101 } from './geometry.js';
-import { toUnitFloat, unitToU8, unitToU8f32, withData } from './image.js';
+import { hsvEditU8 } from './color.js';
+import { gaussianFilterInto } from './filters.js';
+import { affineFromPoints, remapReflectU8, warpAffineReflect101 } from './geometry.js';
+import { withData } from './image.js';
 import { jpegRoundTrip } from './jpeg-codec.js';
 import { pilBoxResize } from './resample.js';
 import type { Corruption, ImageU8, Severity } from './types.js';
@@ -45,18 +45,32 @@ export const ELASTIC_TRANSFORM = [
   [0.1, 0.03, 0.03],
 ] as const;
 
+/** v / 255 for v = 0..255 (float64, as toUnitFloat). */
+const U8_TO_UNIT = (() => {
+  const t = new Float64Array(256);
+  for (let v = 0; v < 256; v++) t[v] = v / 255;
+  return t;
+})();
+
+/** unitToU8 of one value: uint8(clip(v, 0, 1) * 255) with truncation (NaN gives 0). */
+function unitByte(v: number): number {
+  return v > 0 ? (v < 1 ? (v * 255) | 0 : 255) : 0;
+}
+
+/** float32(v / 255) for v = 0..255. */
+const U8_TO_UNIT_F32 = (() => {
+  const t = new Float32Array(256);
+  for (let v = 0; v < 256; v++) t[v] = v / 255;
+  return t;
+})();
+
 export const brightness: Corruption = {
   name: 'brightness',
   heldOut: false,
   random: false,
   apply(image: ImageU8, severity: Severity): ImageU8 {
-    const c = BRIGHTNESS[severity - 1];
-    const x = toUnitFloat(image.data);
-    mapHsv(x, (hsv) => {
-      const v = hsv[2] + c;
-      hsv[2] = v < 0 ? 0 : v > 1 ? 1 : v;
-    });
-    return withData(image, unitToU8(x));
+    // V = clip(V + c, 0, 1) in skimage HSV.
+    return withData(image, hsvEditU8(image.data, 'value', 1, BRIGHTNESS[severity - 1]));
   },
 };
 
@@ -65,13 +79,9 @@ export const saturate: Corruption = {
   heldOut: true,
   random: false,
   apply(image: ImageU8, severity: Severity): ImageU8 {
+    // S = clip(S * k + b, 0, 1) in skimage HSV.
     const [k, b] = SATURATE[severity - 1];
-    const x = toUnitFloat(image.data);
-    mapHsv(x, (hsv) => {
-      const s = hsv[1] * k + b;
-      hsv[1] = s < 0 ? 0 : s > 1 ? 1 : s;
-    });
-    return withData(image, unitToU8(x));
+    return withData(image, hsvEditU8(image.data, 'saturation', k, b));
   },
 };
 
@@ -81,21 +91,35 @@ export const contrast: Corruption = {
   random: false,
   apply(image: ImageU8, severity: Severity): ImageU8 {
     const c = CONTRAST[severity - 1];
-    const x = toUnitFloat(image.data);
-    const n = x.length / 3;
+    const data = image.data;
+    const n = data.length / 3;
     // np.mean over (H, W): the reduction accumulates pixel by pixel for each channel.
-    const means = [0, 0, 0];
-    for (let i = 0; i < x.length; i += 3) {
-      means[0] += x[i];
-      means[1] += x[i + 1];
-      means[2] += x[i + 2];
+    let m0 = 0;
+    let m1 = 0;
+    let m2 = 0;
+    for (let i = 0; i < data.length; i += 3) {
+      m0 += U8_TO_UNIT[data[i]];
+      m1 += U8_TO_UNIT[data[i + 1]];
+      m2 += U8_TO_UNIT[data[i + 2]];
     }
-    for (let ch = 0; ch < 3; ch++) means[ch] /= n;
-    for (let i = 0; i < x.length; i++) {
-      const m = means[i % 3];
-      x[i] = (x[i] - m) * c + m;
+    m0 /= n;
+    m1 /= n;
+    m2 /= n;
+    // uint8(clip((x - m) * c + m, 0, 1) * 255) depends only on the pixel value and the channel: tabulate it.
+    const lut = new Uint8Array(768);
+    for (let v = 0; v < 256; v++) {
+      const x = U8_TO_UNIT[v];
+      lut[v] = unitByte((x - m0) * c + m0);
+      lut[256 + v] = unitByte((x - m1) * c + m1);
+      lut[512 + v] = unitByte((x - m2) * c + m2);
     }
-    return withData(image, unitToU8(x));
+    const out = new Uint8Array(data.length);
+    for (let i = 0; i < data.length; i += 3) {
+      out[i] = lut[data[i]];
+      out[i + 1] = lut[256 + data[i + 1]];
+      out[i + 2] = lut[512 + data[i + 2]];
+    }
+    return withData(image, out);
   },
 };
 
@@ -136,7 +160,7 @@ export const elasticTransform: Corruption = {
     const f = Math.fround;
 
     const x = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i++) x[i] = data[i] / 255;
+    for (let i = 0; i < data.length; i++) x[i] = U8_TO_UNIT_F32[data[i]];
 
     // The reference builds the points from (H, W) and hands them to OpenCV as (x, y).
     const c0 = Math.floor(H / 2);
@@ -147,16 +171,18 @@ export const elasticTransform: Corruption = {
     for (let i = 0; i < 6; i++) pts2[i] = f(pts1[i] + f(rng.uniform(-jitter, jitter)));
     const warped = warpAffineReflect101(x, H, W, affineFromPoints(pts1, pts2));
 
+    const n = H * W;
+    const u = new Float64Array(n);
+    const g = new Float64Array(n);
     const field = (): Float32Array => {
-      const u = new Float64Array(H * W);
-      for (let i = 0; i < u.length; i++) u[i] = rng.uniform(-1, 1);
-      const g = gaussianFilter(u, H, W, 1, sigma, 'reflect', 3);
-      const out = new Float32Array(u.length);
-      for (let i = 0; i < u.length; i++) out[i] = g[i] * alpha;
+      for (let i = 0; i < n; i++) u[i] = rng.uniform(-1, 1);
+      gaussianFilterInto(u, H, W, 1, sigma, g, 'reflect', 3);
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = g[i] * alpha;
       return out;
     };
     const dx = field();
     const dy = field();
-    return withData(image, unitToU8f32(remapReflect(warped, H, W, dy, dx)));
+    return withData(image, remapReflectU8(warped, H, W, dy, dx));
   },
 };

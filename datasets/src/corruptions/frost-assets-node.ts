@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { FROST_FILES, frostPicturesLoaded, loadFrostPictures } from './frost-assets.js';
-import { loadJpegCodec } from './jpeg-codec.js';
+import { importJpegCodecJs, loadJpegCodecFrom } from './jpeg-codec.js';
 
 /** Where the pictures are: next to the sources (src/corruptions) or the bundle (dist/...). */
 function defaultFrostDir(): string {
@@ -35,8 +35,11 @@ export async function loadShippedFrostPictures(dir?: string): Promise<void> {
 /**
  * Everything the asynchronous corruptions need in Node: the JPEG codec and the shipped frost pictures
  * (kept if frost pictures are already loaded, unless `frostDir` names a folder to load).
+ * The codec is the package's WebAssembly build (Node always finds its .wasm file next to the glue),
+ * with the JavaScript build as fallback; both give identical bytes (see jpeg-codec.ts). A codec loaded
+ * earlier by `loadJpegCodec()` is kept.
  */
 export async function prepareCorruptions(options: { frostDir?: string } = {}): Promise<void> {
-  await loadJpegCodec();
+  await loadJpegCodecFrom([() => import('@cornerstonejs/codec-libjpeg-turbo-8bit/wasmjs'), importJpegCodecJs]);
   if (options.frostDir !== undefined || !frostPicturesLoaded()) await loadShippedFrostPictures(options.frostDir);
 }

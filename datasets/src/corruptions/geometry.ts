@@ -161,30 +161,46 @@ export function foldReflect(cc: number, len: number): number {
 
 /**
  * map_coordinates(image, (row + dy, col + dx, channel), order=1, mode='reflect') for every pixel of
- * a 3-channel float32 image: bilinear per channel, taps outside the image reflected (half-sample).
+ * a 3-channel float32 image: bilinear per channel, taps outside the image reflected (half-sample);
+ * returned as the reference's float32 result converted to uint8 (clip, * 255 in float32, truncate:
+ * unitToU8f32), fused into the same loop.
  */
-export function remapReflect(src: Float32Array, height: number, width: number, dy: Float32Array, dx: Float32Array): Float32Array {
-  const out = new Float32Array(src.length);
+export function remapReflectU8(src: Float32Array, height: number, width: number, dy: Float32Array, dx: Float32Array): Uint8Array {
+  const out = new Uint8Array(src.length);
   const stride = width * 3;
+  const lastY = height - 1;
+  const lastX = width - 1;
+  const f = Math.fround;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const p = y * width + x;
-      const cy = foldReflect(y + dy[p], height);
-      const cx = foldReflect(x + dx[p], width);
+      let cy = y + dy[p];
+      let cx = x + dx[p];
+      // foldReflect leaves coordinates inside [0, len - 1] unchanged.
+      if (!(cy >= 0 && cy <= lastY)) cy = foldReflect(cy, height);
+      if (!(cx >= 0 && cx <= lastX)) cx = foldReflect(cx, width);
       const sy = Math.floor(cy);
       const sx = Math.floor(cx);
       const wy0 = 1 - (cy - sy);
       const wy1 = 1 - wy0;
       const wx0 = 1 - (cx - sx);
       const wx1 = 1 - wx0;
-      const r0 = borderIndex(sy, height, 'reflect') * stride;
-      const r1 = borderIndex(sy + 1, height, 'reflect') * stride;
-      const c0 = borderIndex(sx, width, 'reflect') * 3;
-      const c1 = borderIndex(sx + 1, width, 'reflect') * 3;
+      // Taps inside the image need no reflection (borderIndex returns in-range indices unchanged).
+      const r0 = (sy >= 0 && sy < height ? sy : borderIndex(sy, height, 'reflect')) * stride;
+      const r1 = (sy + 1 >= 0 && sy + 1 < height ? sy + 1 : borderIndex(sy + 1, height, 'reflect')) * stride;
+      const c0 = (sx >= 0 && sx < width ? sx : borderIndex(sx, width, 'reflect')) * 3;
+      const c1 = (sx + 1 >= 0 && sx + 1 < width ? sx + 1 : borderIndex(sx + 1, width, 'reflect')) * 3;
+      const a = r0 + c0;
+      const b = r0 + c1;
+      const d = r1 + c0;
+      const e = r1 + c1;
       const o = p * 3;
-      for (let c = 0; c < 3; c++) {
-        out[o + c] = src[r0 + c0 + c] * wy0 * wx0 + src[r0 + c1 + c] * wy0 * wx1 + src[r1 + c0 + c] * wy1 * wx0 + src[r1 + c1 + c] * wy1 * wx1;
-      }
+      const v0 = f(src[a] * wy0 * wx0 + src[b] * wy0 * wx1 + src[d] * wy1 * wx0 + src[e] * wy1 * wx1);
+      const v1 = f(src[a + 1] * wy0 * wx0 + src[b + 1] * wy0 * wx1 + src[d + 1] * wy1 * wx0 + src[e + 1] * wy1 * wx1);
+      const v2 = f(src[a + 2] * wy0 * wx0 + src[b + 2] * wy0 * wx1 + src[d + 2] * wy1 * wx0 + src[e + 2] * wy1 * wx1);
+      out[o] = v0 > 0 ? (v0 < 1 ? f(v0 * 255) | 0 : 255) : 0;
+      out[o + 1] = v1 > 0 ? (v1 < 1 ? f(v1 * 255) | 0 : 255) : 0;
+      out[o + 2] = v2 > 0 ? (v2 < 1 ? f(v2 * 255) | 0 : 255) : 0;
     }
   }
   return out;

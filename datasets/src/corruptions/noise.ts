@@ -26,11 +26,16 @@ export const IMPULSE_NOISE = [0.01, 0.02, 0.03, 0.05, 0.07] as const;
 /** y = x + x * N(0, c^2). */
 export const SPECKLE_NOISE = [0.06, 0.1, 0.12, 0.16, 0.2] as const;
 
-function perElement(image: ImageU8, f: (x: number) => number): ImageU8 {
-  const src = image.data;
-  const y = new Float64Array(src.length);
-  for (let i = 0; i < src.length; i++) y[i] = f(src[i] / 255);
-  return withData(image, unitToU8(y));
+/** v / 255 for v = 0..255 (the reference's x, float64). */
+const UNIT = (() => {
+  const t = new Float64Array(256);
+  for (let v = 0; v < 256; v++) t[v] = v / 255;
+  return t;
+})();
+
+/** uint8(clip(y, 0, 1) * 255) with truncation, as unitToU8 (NaN gives 0). */
+function toByte(y: number): number {
+  return y > 0 ? (y < 1 ? (y * 255) | 0 : 255) : 0;
 }
 
 export const gaussianNoise: Corruption = {
@@ -39,7 +44,10 @@ export const gaussianNoise: Corruption = {
   random: true,
   apply(image: ImageU8, severity: Severity, rng: Rng): ImageU8 {
     const c = GAUSSIAN_NOISE[severity - 1];
-    return perElement(image, (x) => x + rng.normal(0, c));
+    const src = image.data;
+    const out = new Uint8Array(src.length);
+    for (let i = 0; i < src.length; i++) out[i] = toByte(UNIT[src[i]] + rng.normal(0, c));
+    return withData(image, out);
   },
 };
 
@@ -75,30 +83,48 @@ function poissonTable(lambda: number): PoissonTable {
   return { first, cdf };
 }
 
-const poissonTables = new Map<number, PoissonTable[]>();
+/** Guide-table resolution of the inverse-CDF search (a power of two, so u * GUIDE and g / GUIDE are exact). */
+const GUIDE = 64;
 
-/** Tables for lambda = (v / 255) * c, v = 0..255 (the reference's x * c). */
-function shotTables(c: number): PoissonTable[] {
-  let t = poissonTables.get(c);
-  if (!t) {
-    t = [];
-    for (let v = 0; v < 256; v++) t.push(poissonTable((v / 255) * c));
-    poissonTables.set(c, t);
-  }
-  return t;
+/**
+ * Everything shot_noise needs for one c, flattened over the 256 pixel values v (lambda = (v / 255) * c):
+ * - cdf: the tables' CDFs end to end, table v at start[v] .. start[v + 1];
+ * - guide[v * GUIDE + g]: the smallest index k of table v with cdf[k] > g / GUIDE (exact), where the
+ *   search for u in [g / GUIDE, (g + 1) / GUIDE) starts: smaller indices have cdf <= g / GUIDE <= u;
+ * - bytes[start[v] + k]: the output byte of the draw first + k, i.e. uint8(clip((first + k) / c, 0, 1) * 255).
+ */
+interface ShotPlan {
+  cdf: Float64Array;
+  start: Int32Array;
+  guide: Int32Array;
+  bytes: Uint8Array;
 }
 
-/** The smallest k with u < cdf[k]: a Poisson draw from one uniform. */
-function samplePoisson(t: PoissonTable, u: number): number {
-  const cdf = t.cdf;
-  let lo = 0;
-  let hi = cdf.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (u < cdf[mid]) hi = mid;
-    else lo = mid + 1;
+const shotPlans = new Map<number, ShotPlan>();
+
+function shotPlan(c: number): ShotPlan {
+  let plan = shotPlans.get(c);
+  if (plan) return plan;
+  const tables: PoissonTable[] = [];
+  for (let v = 0; v < 256; v++) tables.push(poissonTable((v / 255) * c));
+  const start = new Int32Array(257);
+  for (let v = 0; v < 256; v++) start[v + 1] = start[v] + tables[v].cdf.length;
+  const cdf = new Float64Array(start[256]);
+  const counts = new Float64Array(start[256]);
+  const guide = new Int32Array(256 * GUIDE);
+  for (let v = 0; v < 256; v++) {
+    const t = tables[v];
+    cdf.set(t.cdf, start[v]);
+    for (let k = 0; k < t.cdf.length; k++) counts[start[v] + k] = (t.first + k) / c;
+    let k = 0;
+    for (let g = 0; g < GUIDE; g++) {
+      while (k < t.cdf.length - 1 && !(t.cdf[k] > g / GUIDE)) k++;
+      guide[v * GUIDE + g] = start[v] + k;
+    }
   }
-  return t.first + lo;
+  plan = { cdf, start, guide, bytes: unitToU8(counts) };
+  shotPlans.set(c, plan);
+  return plan;
 }
 
 export const shotNoise: Corruption = {
@@ -107,11 +133,18 @@ export const shotNoise: Corruption = {
   random: true,
   apply(image: ImageU8, severity: Severity, rng: Rng): ImageU8 {
     const c = SHOT_NOISE[severity - 1];
-    const tables = shotTables(c);
+    const { cdf, guide, bytes } = shotPlan(c);
     const src = image.data;
-    const y = new Float64Array(src.length);
-    for (let i = 0; i < src.length; i++) y[i] = samplePoisson(tables[src[i]], rng.random()) / c;
-    return withData(image, unitToU8(y));
+    const out = new Uint8Array(src.length);
+    for (let i = 0; i < src.length; i++) {
+      const u = rng.random();
+      // The smallest k with u < cdf[k] in table src[i] (the cdf is nondecreasing and ends with 1 > u), as a
+      // binary search would find it, searched upwards from the guide entry.
+      let k = guide[src[i] * GUIDE + ((u * GUIDE) | 0)];
+      while (!(u < cdf[k])) k++;
+      out[i] = bytes[k];
+    }
+    return withData(image, out);
   },
 };
 
@@ -121,7 +154,11 @@ export const impulseNoise: Corruption = {
   random: true,
   apply(image: ImageU8, severity: Severity, rng: Rng): ImageU8 {
     const c = IMPULSE_NOISE[severity - 1];
-    return perElement(image, (x) => (rng.random() < c ? (rng.random() < 0.5 ? 1 : 0) : x));
+    const src = image.data;
+    const out = new Uint8Array(src.length);
+    // Salt gives 1 -> 255, pepper 0 -> 0, an unflipped element keeps its value (uint8(v / 255 * 255) = v).
+    for (let i = 0; i < src.length; i++) out[i] = rng.random() < c ? (rng.random() < 0.5 ? 255 : 0) : toByte(UNIT[src[i]]);
+    return withData(image, out);
   },
 };
 
@@ -131,6 +168,12 @@ export const speckleNoise: Corruption = {
   random: true,
   apply(image: ImageU8, severity: Severity, rng: Rng): ImageU8 {
     const c = SPECKLE_NOISE[severity - 1];
-    return perElement(image, (x) => x + x * rng.normal(0, c));
+    const src = image.data;
+    const out = new Uint8Array(src.length);
+    for (let i = 0; i < src.length; i++) {
+      const x = UNIT[src[i]];
+      out[i] = toByte(x + x * rng.normal(0, c));
+    }
+    return withData(image, out);
   },
 };

@@ -16,44 +16,48 @@ export function plasmaFractal(mapsize: number, wibbleDecay: number, rng: Rng): F
   const m = new Float64Array(N * N);
   let step = N;
   let wibble = 100;
-  const half = (): number => step >> 1;
   while (step >= 2) {
     const n = N / step; // grid points per side at this level
-    const h = half();
-    // fill squares: centre = mean of the 4 corners (with wrap-around) + noise
-    const centres = new Float64Array(n * n);
+    const h = step >> 1;
+    // fill squares: centre = mean of the 4 corners (with wrap-around) + noise. Centres only read corners,
+    // so each is written as soon as it is computed (same values, same draw order as computing all first).
     for (let i = 0; i < n; i++) {
+      const row = i * step * N;
+      const rowDown = ((i + 1) % n) * step * N;
       for (let j = 0; j < n; j++) {
-        const i1 = (i + 1) % n;
-        const j1 = (j + 1) % n;
-        const a = m[i * step * N + j * step] + m[i1 * step * N + j * step];
-        const b = m[i * step * N + j1 * step] + m[i1 * step * N + j1 * step];
-        centres[i * n + j] = a + b;
+        const col = j * step;
+        const colRight = ((j + 1) % n) * step;
+        const a = m[row + col] + m[rowDown + col];
+        const b = m[row + colRight] + m[rowDown + colRight];
+        m[row + h * N + h + col] = (a + b) / 4 + wibble * rng.uniform(-wibble, wibble);
+      }
+    }
+    // fill diamonds: the two families of edge midpoints. Both read only centres and corners, so again
+    // each point is written as soon as it is computed: first every (i*step, h + j*step), then every
+    // (h + i*step, j*step).
+    for (let i = 0; i < n; i++) {
+      const row = i * step * N;
+      const centreRow = (h + i * step) * N;
+      const centreRowUp = (h + ((i - 1 + n) % n) * step) * N;
+      for (let j = 0; j < n; j++) {
+        const dr = m[centreRow + h + j * step];
+        const drUp = m[centreRowUp + h + j * step];
+        const ul = m[row + j * step];
+        const ulRight = m[row + ((j + 1) % n) * step];
+        m[row + h + j * step] = (dr + drUp + (ul + ulRight)) / 4 + wibble * rng.uniform(-wibble, wibble);
       }
     }
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) m[(h + i * step) * N + h + j * step] = centres[i * n + j] / 4 + wibble * rng.uniform(-wibble, wibble);
-    }
-    // fill diamonds: the two families of edge midpoints
-    const top = new Float64Array(n * n);
-    const left = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
+      const row = i * step * N;
+      const rowDown = ((i + 1) % n) * step * N;
+      const centreRow = (h + i * step) * N;
       for (let j = 0; j < n; j++) {
-        const dr = m[(h + i * step) * N + h + j * step];
-        const drUp = m[(h + ((i - 1 + n) % n) * step) * N + h + j * step];
-        const drLeft = m[(h + i * step) * N + h + ((j - 1 + n) % n) * step];
-        const ul = m[i * step * N + j * step];
-        const ulRight = m[i * step * N + ((j + 1) % n) * step];
-        const ulDown = m[((i + 1) % n) * step * N + j * step];
-        top[i * n + j] = dr + drUp + (ul + ulRight);
-        left[i * n + j] = dr + drLeft + (ul + ulDown);
+        const dr = m[centreRow + h + j * step];
+        const drLeft = m[centreRow + h + ((j - 1 + n) % n) * step];
+        const ul = m[row + j * step];
+        const ulDown = m[rowDown + j * step];
+        m[centreRow + j * step] = (dr + drLeft + (ul + ulDown)) / 4 + wibble * rng.uniform(-wibble, wibble);
       }
-    }
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) m[i * step * N + h + j * step] = top[i * n + j] / 4 + wibble * rng.uniform(-wibble, wibble);
-    }
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) m[(h + i * step) * N + j * step] = left[i * n + j] / 4 + wibble * rng.uniform(-wibble, wibble);
     }
     step >>= 1;
     wibble /= wibbleDecay;

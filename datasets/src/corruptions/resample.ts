@@ -55,40 +55,76 @@ function clip8(v: number): number {
   return v >> PRECISION_BITS;
 }
 
-/** PIL `resize((outW, outH), Image.BOX)` of an HWC uint8 RGB image. */
+const coeffCache = new Map<string, PilCoeffs>();
+
+/** pilBoxCoeffs, cached per (inSize, outSize). Callers must not modify it. */
+function cachedPilBoxCoeffs(inSize: number, outSize: number): PilCoeffs {
+  const key = `${inSize}:${outSize}`;
+  let c = coeffCache.get(key);
+  if (!c) {
+    c = pilBoxCoeffs(inSize, outSize);
+    if (coeffCache.size > 256) coeffCache.clear();
+    coeffCache.set(key, c);
+  }
+  return c;
+}
+
+/**
+ * PIL `resize((outW, outH), Image.BOX)` of an HWC uint8 RGB image. Integer accumulation (exact; it stays
+ * below 2^31: 255 * 2^22 * (sum of weights = 1) + rounding), the three channels of a pixel together.
+ */
 export function pilBoxResize(src: Uint8Array, h: number, w: number, outH: number, outW: number): Uint8Array {
   let cur = src;
   let curW = w;
+  const half = 1 << (PRECISION_BITS - 1);
   if (outW !== w) {
-    const { bounds, kk, ksize } = pilBoxCoeffs(w, outW);
+    const { bounds, kk, ksize } = cachedPilBoxCoeffs(w, outW);
     const tmp = new Uint8Array(h * outW * 3);
     for (let y = 0; y < h; y++) {
       for (let xx = 0; xx < outW; xx++) {
         const xmin = bounds[xx * 2];
         const xmax = bounds[xx * 2 + 1];
-        for (let c = 0; c < 3; c++) {
-          // Integer accumulation stays below 2^31: 255 * 2^22 * (sum of weights = 1) + rounding.
-          let ss = 1 << (PRECISION_BITS - 1);
-          for (let x = 0; x < xmax; x++) ss += cur[(y * curW + x + xmin) * 3 + c] * kk[xx * ksize + x];
-          tmp[(y * outW + xx) * 3 + c] = clip8(ss);
+        let s0 = half;
+        let s1 = half;
+        let s2 = half;
+        let p = (y * curW + xmin) * 3;
+        for (let x = 0, t = xx * ksize; x < xmax; x++, t++, p += 3) {
+          const k = kk[t];
+          s0 += cur[p] * k;
+          s1 += cur[p + 1] * k;
+          s2 += cur[p + 2] * k;
         }
+        const o = (y * outW + xx) * 3;
+        tmp[o] = clip8(s0);
+        tmp[o + 1] = clip8(s1);
+        tmp[o + 2] = clip8(s2);
       }
     }
     cur = tmp;
     curW = outW;
   }
   if (outH !== h) {
-    const { bounds, kk, ksize } = pilBoxCoeffs(h, outH);
+    const { bounds, kk, ksize } = cachedPilBoxCoeffs(h, outH);
     const tmp = new Uint8Array(outH * curW * 3);
+    const rowStride = curW * 3;
     for (let yy = 0; yy < outH; yy++) {
       const ymin = bounds[yy * 2];
       const ymax = bounds[yy * 2 + 1];
       for (let x = 0; x < curW; x++) {
-        for (let c = 0; c < 3; c++) {
-          let ss = 1 << (PRECISION_BITS - 1);
-          for (let y = 0; y < ymax; y++) ss += cur[((y + ymin) * curW + x) * 3 + c] * kk[yy * ksize + y];
-          tmp[(yy * curW + x) * 3 + c] = clip8(ss);
+        let s0 = half;
+        let s1 = half;
+        let s2 = half;
+        let p = ymin * rowStride + x * 3;
+        for (let y = 0, t = yy * ksize; y < ymax; y++, t++, p += rowStride) {
+          const k = kk[t];
+          s0 += cur[p] * k;
+          s1 += cur[p + 1] * k;
+          s2 += cur[p + 2] * k;
         }
+        const o = (yy * curW + x) * 3;
+        tmp[o] = clip8(s0);
+        tmp[o + 1] = clip8(s1);
+        tmp[o + 2] = clip8(s2);
       }
     }
     cur = tmp;

@@ -22,7 +22,7 @@ import type { Rng } from '../rng.js';
 import { boxBlur3F32, boxBlur3U8, canny, distanceTransformL2Mask5, equalizeHist, filter2DU8 } from './cvops.js';
 import { gaussianFilter } from './filters.js';
 import { frostPicture } from './frost-assets.js';
-import { toUnitFloat, unitToU8, unitToU8f32, withData } from './image.js';
+import { unitToU8f32, withData } from './image.js';
 import { motionBlurU8, motionKernel } from './motion.js';
 import { plasmaFractal } from './plasma.js';
 import { clippedZoomInto } from './zoom.js';
@@ -65,6 +65,20 @@ export const SPATTER = [
 
 const f32 = Math.fround;
 
+/** v / 255 for v = 0..255 (float64). */
+const UNIT = (() => {
+  const t = new Float64Array(256);
+  for (let v = 0; v < 256; v++) t[v] = v / 255;
+  return t;
+})();
+
+/** float32(v / 255) for v = 0..255. */
+const UNIT_F32 = (() => {
+  const t = new Float32Array(256);
+  for (let v = 0; v < 256; v++) t[v] = v / 255;
+  return t;
+})();
+
 /**
  * The snow background x' = blend * x + (1 - blend) * max(x, 1.5 * gray(x) + 0.5) of an RGB uint8 image,
  * in float32 like the reference (OpenCV's RGB2GRAY weights 0.299, 0.587, 0.114).
@@ -77,9 +91,9 @@ export function snowBackground(data: Uint8Array, blend: number): Float32Array {
   const cg = f32(0.587);
   const cb = f32(0.114);
   for (let p = 0; p < data.length; p += 3) {
-    const r = f32(data[p] / 255);
-    const g = f32(data[p + 1] / 255);
-    const bl = f32(data[p + 2] / 255);
+    const r = UNIT_F32[data[p]];
+    const g = UNIT_F32[data[p + 1]];
+    const bl = UNIT_F32[data[p + 2]];
     const gray = f32(f32(f32(r * cr) + f32(g * cg)) + f32(bl * cb));
     const lift = f32(f32(gray * 1.5) + 0.5);
     out[p] = f32(f32(b * r) + f32(ib * (r > lift ? r : lift)));
@@ -109,13 +123,19 @@ export const snow: Corruption = {
     const blurred = motionBlurU8(grey, H, W, 1, motionKernel(radius, sigma, rng.uniform(-135, -45)));
 
     const base = snowBackground(data, blend);
-    const out = new Float64Array(data.length);
-    for (let p = 0; p < n; p++) {
-      const l1 = blurred[p] / 255;
-      const l2 = blurred[n - 1 - p] / 255; // rot90(L, 2)
-      for (let c = 0; c < 3; c++) out[p * 3 + c] = base[p * 3 + c] + l1 + l2;
+    // out = uint8(clip(base + L + rot90(L, 2), 0, 1) * 255), as unitToU8 of the float64 sums.
+    const out = new Uint8Array(data.length);
+    for (let p = 0, q = 0; p < n; p++, q += 3) {
+      const l1 = UNIT[blurred[p]];
+      const l2 = UNIT[blurred[n - 1 - p]]; // rot90(L, 2)
+      const v0 = base[q] + l1 + l2;
+      const v1 = base[q + 1] + l1 + l2;
+      const v2 = base[q + 2] + l1 + l2;
+      out[q] = v0 > 0 ? (v0 < 1 ? (v0 * 255) | 0 : 255) : 0;
+      out[q + 1] = v1 > 0 ? (v1 < 1 ? (v1 * 255) | 0 : 255) : 0;
+      out[q + 2] = v2 > 0 ? (v2 < 1 ? (v2 * 255) | 0 : 255) : 0;
     }
-    return withData(image, unitToU8(out));
+    return withData(image, out);
   },
 };
 
@@ -157,19 +177,25 @@ export const fog: Corruption = {
     const { height: H, width: W } = image;
     let mapsize = 32;
     while (mapsize < Math.max(H, W)) mapsize *= 2;
-    const x = toUnitFloat(image.data);
-    let maxVal = 0;
-    for (let i = 0; i < x.length; i++) if (x[i] > maxVal) maxVal = x[i];
+    const data = image.data;
+    // max(x) = max(pixel) / 255 (division by 255 is monotone).
+    let maxByte = 0;
+    for (let i = 0; i < data.length; i++) if (data[i] > maxByte) maxByte = data[i];
+    const maxVal = UNIT[maxByte];
     const plasma = plasmaFractal(mapsize, decay, rng);
     const denom = maxVal + s;
+    const out = new Uint8Array(data.length);
     for (let y = 0; y < H; y++) {
       for (let xx = 0; xx < W; xx++) {
         const add = s * plasma[y * mapsize + xx];
         const o = (y * W + xx) * 3;
-        for (let c = 0; c < 3; c++) x[o + c] = ((x[o + c] + add) * maxVal) / denom;
+        for (let c = 0; c < 3; c++) {
+          const v = ((UNIT[data[o + c]] + add) * maxVal) / denom;
+          out[o + c] = v > 0 ? (v < 1 ? (v * 255) | 0 : 255) : 0;
+        }
       }
     }
-    return withData(image, unitToU8(x));
+    return withData(image, out);
   },
 };
 

@@ -91,6 +91,76 @@ export function clippedZoomInto(
   }
 }
 
+/**
+ * zoom_blur's accumulation for an RGB image of float32 values (held in a Float64Array, exactly, so the
+ * inner loop reads doubles): `acc[i] = float32(acc[i] + float32(clipped_zoom(x, z)[i]))` for each factor
+ * in `zs`, in order, starting from `acc` as given. The same arithmetic as clippedZoomInto into a float32
+ * array followed by a float32 sum (same products, same order, same roundings), fused into one
+ * monomorphic pass; factors that are the identity on both axes (crop = n and zoomed = n: z = 1 and 1.01
+ * at 32 px) add `x` itself, which is what the bilinear formula gives there (weights 1 and exactly 0,
+ * finite non-negative inputs).
+ */
+export function zoomBlurAccumulate(x: Float64Array, height: number, width: number, zs: readonly number[], acc: Float32Array): void {
+  const rowStride = width * 3;
+  const f = Math.fround;
+  for (let k = 0; k < zs.length; k++) {
+    const ty = zoomAxis(height, zs[k]);
+    const tx = zoomAxis(width, zs[k]);
+    if (isIdentity(ty) && isIdentity(tx)) {
+      for (let i = 0; i < acc.length; i++) acc[i] += x[i];
+      continue;
+    }
+    const cols = columnTable(tx);
+    const ci0 = cols.c0;
+    const ci1 = cols.c1;
+    const wx0s = tx.w0;
+    const wx1s = tx.w1;
+    for (let y = 0; y < height; y++) {
+      const r0 = ty.i0[y] * rowStride;
+      const r1 = ty.i1[y] * rowStride;
+      const wy0 = ty.w0[y];
+      const wy1 = ty.w1[y];
+      let q = y * rowStride;
+      for (let xx = 0; xx < width; xx++, q += 3) {
+        const wx0 = wx0s[xx];
+        const wx1 = wx1s[xx];
+        const a = r0 + ci0[xx];
+        const b = r0 + ci1[xx];
+        const d = r1 + ci0[xx];
+        const e = r1 + ci1[xx];
+        acc[q] += f(x[a] * wy0 * wx0 + x[b] * wy0 * wx1 + x[d] * wy1 * wx0 + x[e] * wy1 * wx1);
+        acc[q + 1] += f(x[a + 1] * wy0 * wx0 + x[b + 1] * wy0 * wx1 + x[d + 1] * wy1 * wx0 + x[e + 1] * wy1 * wx1);
+        acc[q + 2] += f(x[a + 2] * wy0 * wx0 + x[b + 2] * wy0 * wx1 + x[d + 2] * wy1 * wx0 + x[e + 2] * wy1 * wx1);
+      }
+    }
+  }
+}
+
+const identity = new WeakMap<AxisTable, boolean>();
+
+/** True when the axis table samples every index with weights exactly (1, 0). */
+function isIdentity(t: AxisTable): boolean {
+  let hit = identity.get(t);
+  if (hit === undefined) {
+    hit = true;
+    for (let o = 0; o < t.i0.length; o++) if (t.i0[o] !== o || t.w0[o] !== 1 || t.w1[o] !== 0) hit = false;
+    identity.set(t, hit);
+  }
+  return hit;
+}
+
+const columnTables = new WeakMap<AxisTable, { c0: Int32Array; c1: Int32Array }>();
+
+/** The column indices of an axis table premultiplied by 3 (RGB). */
+function columnTable(t: AxisTable): { c0: Int32Array; c1: Int32Array } {
+  let hit = columnTables.get(t);
+  if (!hit) {
+    hit = { c0: t.i0.map((i) => i * 3), c1: t.i1.map((i) => i * 3) };
+    columnTables.set(t, hit);
+  }
+  return hit;
+}
+
 /** numpy.arange(start, stop, step) for floats: length ceil((stop - start) / step), values start + i * (start + step - start). */
 export function numpyArange(start: number, stop: number, step: number): number[] {
   const n = Math.ceil((stop - start) / step);
