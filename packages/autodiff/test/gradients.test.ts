@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cnnNet, dynamicNet, layoutNet, lossNet, miscNet, smoothNet, statsNet, type Net } from './nets.js';
+import { cnnNet, dynamicNet, largeMapNet, layoutNet, lossNet, miscNet, padAxesNet, smoothNet, statsNet, type Net } from './nets.js';
 import { concat, gradSession, oracle, relL2 } from './harness.js';
 
 /*
@@ -17,6 +17,7 @@ const nets: [string, () => Net][] = [
   ['misc at opset 18', () => miscNet(5, 18)],
   ['dynamic: no static shapes (run-time broadcast reduction and Split sizes)', () => dynamicNet()],
   ['smooth', () => smoothNet()],
+  ['large maps: BN train, robust BN (inference BN on mixed batch statistics), residual Add, on 32x32 maps', () => largeMapNet()],
   ['loss: ETA/EATA weighted reliable entropy, redundancy filter, Fisher anchor penalty', () => lossNet('eata')],
   ['loss: SAR reliable entropy under a given mask', () => lossNet('sar')],
   ['loss: weighted soft cross-entropy to given targets', () => lossNet('softce')],
@@ -41,26 +42,32 @@ describe('gradients of the parameters (BN scale/bias and affine vectors) vs the 
 });
 
 describe('gradients vs central finite differences', () => {
-  it('smooth tiny net: every BN scale/bias element', async () => {
-    const net = smoothNet();
-    const s = await gradSession(net);
-    const { grads } = await s.run();
-    const h = 1e-2;
-    const fd: number[] = [];
-    const an: number[] = [];
-    for (const name of s.names) {
-      for (let i = 0; i < net.params[name].length; i++) {
-        const plus = { ...net.params, [name]: net.params[name].slice() };
-        const minus = { ...net.params, [name]: net.params[name].slice() };
-        plus[name][i] += h;
-        minus[name][i] -= h;
-        fd.push(((await s.loss(plus)) - (await s.loss(minus))) / (2 * h));
-        an.push(grads[name][i]);
+  const fdNets: [string, () => Net][] = [
+    ['smooth tiny net: every BN scale/bias element', () => smoothNet()],
+    ['Pad with an axes input (opset 18), whose gradient is a Slice crop', () => padAxesNet()],
+  ];
+  for (const [name, build] of fdNets) {
+    it(name, async () => {
+      const net = build();
+      const s = await gradSession(net);
+      const { grads } = await s.run();
+      const h = 1e-2;
+      const fd: number[] = [];
+      const an: number[] = [];
+      for (const name of s.names) {
+        for (let i = 0; i < net.params[name].length; i++) {
+          const plus = { ...net.params, [name]: net.params[name].slice() };
+          const minus = { ...net.params, [name]: net.params[name].slice() };
+          plus[name][i] += h;
+          minus[name][i] -= h;
+          fd.push(((await s.loss(plus)) - (await s.loss(minus))) / (2 * h));
+          an.push(grads[name][i]);
+        }
       }
-    }
-    const err = relL2(an, fd);
-    console.log(`finite differences (h = ${h}, float32): ${fd.length} elements, rel L2 ${err.toExponential(2)}`);
-    // O(h^2) truncation plus float32 rounding of the loss (~1e-7 / h).
-    expect(err).toBeLessThan(5e-3);
-  });
+      const err = relL2(an, fd);
+      console.log(`finite differences (h = ${h}, float32): ${fd.length} elements, rel L2 ${err.toExponential(2)}`);
+      // O(h^2) truncation plus float32 rounding of the loss (~1e-7 / h).
+      expect(err).toBeLessThan(5e-3);
+    });
+  }
 });

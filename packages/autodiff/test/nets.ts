@@ -225,6 +225,42 @@ function axesInputMisc(n: NetBuilder, type: string, x: string, axes: number[], k
 }
 
 /**
+ * 32x32 maps: Conv, BN, Relu, Conv, BN train, Relu, Conv, and a RoTTA-style robust BN (inference
+ * BN whose mean/variance mix constants with the batch statistics of a train-mode BN, so two rules
+ * give gradient contributions to its input), a residual Add, Relu, GlobalAveragePool, Gemm.
+ */
+export function largeMapNet(seed = 12, opset = 15): Net {
+  const n = new NetBuilder(seed, opset);
+  const b = n.b;
+  const x = n.input('x', [2, 3, 32, 32]);
+  const pre = b.op('Relu', [n.bn(n.conv(x, 3, 4, 3), 4, 'pre')]);
+  const a = b.op('Relu', [n.bn(n.conv(pre, 4, 4, 3), 4, 'bn0', true)]);
+  const c = n.conv(a, 4, 4, 3);
+  const r1 = b.initializer('running', new Float32Array(4).fill(1.5), [4]);
+  const r2 = b.initializer('running', new Float32Array(4).fill(2.5), [4]);
+  const [, bm, bv] = b.node('BatchNormalization', [c, b.scalar(1, [4]), b.scalar(0, [4]), r1, r2], { epsilon: f(0), momentum: f(0), training_mode: 1 }, 3);
+  const mix = (stat: string, source: number) => b.op('Add', [b.op('Mul', [stat, b.scalar(0.9)]), b.scalar(0.1 * source)]);
+  const gamma = n.param('bn1.gamma', n.randn(4, 0.2, 1));
+  const beta = n.param('bn1.beta', n.randn(4, 0.2));
+  const robust = b.op('BatchNormalization', [c, gamma, beta, mix(bm, 0.2), mix(bv, 1.3)], { epsilon: f(1e-5) });
+  const h = b.op('Relu', [b.op('Add', [robust, a])]);
+  const logits = b.op('Gemm', [b.op('Flatten', [b.op('GlobalAveragePool', [h])], { axis: 1 }), n.weight([5, 4], 1.5)], { transB: 1 });
+  return n.finish('largeMap', logits);
+}
+
+/** Pad with an axes input (opset 18) on channels and width, between a BN + Sigmoid and a pooled Gemm. */
+export function padAxesNet(seed = 13): Net {
+  const n = new NetBuilder(seed, 18);
+  const b = n.b;
+  const x = n.input('x', [2, 3, 4, 4]);
+  const h = b.op('Sigmoid', [n.bn(x, 3, 'bn0')]);
+  const p = b.op('Pad', [h, b.int64([1, 0, 2, 1]), '', b.int64([1, 3])], { mode: 'constant' }); // [N, 6, 4, 5]
+  const w = b.initializer('w', n.randn(6 * 4 * 5, 1), [1, 6, 4, 5]);
+  const pooled = b.op('Flatten', [b.op('GlobalAveragePool', [b.op('Mul', [p, w])])], { axis: 1 });
+  return n.finish('padAxes', b.op('Gemm', [pooled, n.weight([4, 6], 2)], { transB: 1 }));
+}
+
+/**
  * No declared input shape: every shape is unknown statically, so the rules take their run-time
  * paths (broadcast reduction from Shape values, Split sizes from Shape/Gather).
  */

@@ -142,12 +142,15 @@ export const nnRules: Record<string, GradRule> = {
     const eps = attrFloat(node, 'epsilon', 1e-5);
     const rank = bnRank(e, node);
     const g = dy[0];
-    const sumG = g ? e.sumPerChannel(g, rank) : null;
-    const sumGx = g && (needs[0] || needs[1] || needs[3] || needs[4]) ? e.sumPerChannel(e.op('Mul', [g, x]), rank) : null;
-    if (!isTraining(node, e)) {
-      const rstd = e.op('Reciprocal', [e.op('Sqrt', [e.op('Add', [inVar, e.f32(eps)])])]);
+    const training = isTraining(node, e);
+    // Per-channel sums of g and g * x, each only where a requested gradient uses it (a frozen
+    // inference-mode BN on the path needs neither: its input gradient is one affine of g).
+    const sumG = g && (needs[1] || needs[2] || needs[3] || needs[4] || (training && needs[0])) ? e.sumPerChannel(g, rank) : null;
+    const sumGx = g && (needs[1] || needs[4] || (training && needs[0])) ? e.sumPerChannel(e.op('Mul', [g, x]), rank) : null;
+    if (!training) {
       if (!g) return [null, null, null, null, null];
-      const a = e.op('Mul', [scale, rstd]);
+      const rstd = e.op('Reciprocal', [e.op('Sqrt', [e.op('Add', [inVar, e.f32(eps)])])]);
+      const a = needs[0] || needs[3] || needs[4] ? e.op('Mul', [scale, rstd]) : '';
       // sum(g * (x - mean)) without a full-size subtraction.
       const centered = sumGx ? e.op('Sub', [sumGx, e.op('Mul', [inMean, sumG!])]) : null;
       return [
@@ -178,32 +181,31 @@ export const nnRules: Record<string, GradRule> = {
       const zeros = typeof c === 'number' ? e.f32(0, [c]) : e.op('Mul', [perRun, e.f32(0)]);
       [, mean, variance] = e.node('BatchNormalization', [x, ones, zeros, e.op('Mul', [perRun, e.f32(0)]), e.op('Sub', [perRun, perRun])], { epsilon: f(0), momentum: f(0), training_mode: 1 }, 3);
     }
-    const n = perChannelCount(e, x, scale);
-    const rstd = e.op('Reciprocal', [e.op('Sqrt', [e.op('Add', [variance, e.f32(eps)])])]);
-    // Coefficients of dx = A*g + B*x + C, all [C].
-    const bTerms: string[] = [];
-    const cTerms: string[] = [];
-    let sumGxhat: string | null = null;
-    let a: string | null = null;
-    if (g) {
-      sumGxhat = e.op('Mul', [e.op('Sub', [sumGx!, e.op('Mul', [mean, sumG!])]), rstd]);
-      a = e.op('Mul', [scale, rstd]);
-      const b = e.neg(e.op('Div', [e.op('Mul', [e.op('Mul', [a, rstd]), sumGxhat]), n]));
-      bTerms.push(b);
-      cTerms.push(e.neg(e.op('Div', [e.op('Mul', [a, sumG!]), n])), e.neg(e.op('Mul', [b, mean])));
-    }
+    const rstd = g && (needs[0] || needs[1]) ? e.op('Reciprocal', [e.op('Sqrt', [e.op('Add', [variance, e.f32(eps)])])]) : '';
+    const sumGxhat = g && (needs[0] || needs[1]) ? e.op('Mul', [e.op('Sub', [sumGx!, e.op('Mul', [mean, sumG!])]), rstd]) : null;
     // Running outputs: momentum * input + (1 - momentum) * batch statistic.
     if (dy[3] || dy[4]) throw new Error(`BatchNormalization '${node.name}': gradients through the saved statistics outputs (opset < 14) are not supported`);
-    const dMean = dy[1] ? e.op('Mul', [dy[1], e.f32(1 - momentum)]) : null;
-    const dVar = dy[2] ? e.op('Mul', [dy[2], e.f32(1 - momentum)]) : null;
-    if (dMean) cTerms.push(e.op('Div', [dMean, n]));
-    if (dVar) {
-      const b2 = e.op('Div', [e.op('Mul', [dVar, e.f32(2)]), n]);
-      bTerms.push(b2);
-      cTerms.push(e.neg(e.op('Mul', [b2, mean])));
-    }
     let dx: string | null = null;
     if (needs[0]) {
+      // Coefficients of dx = A*g + B*x + C, all [C] (only built when x needs its gradient).
+      const n = perChannelCount(e, x, scale);
+      const bTerms: string[] = [];
+      const cTerms: string[] = [];
+      let a: string | null = null;
+      if (g) {
+        a = e.op('Mul', [scale, rstd]);
+        const b = e.neg(e.op('Div', [e.op('Mul', [e.op('Mul', [a, rstd]), sumGxhat!]), n]));
+        bTerms.push(b);
+        cTerms.push(e.neg(e.op('Div', [e.op('Mul', [a, sumG!]), n])), e.neg(e.op('Mul', [b, mean])));
+      }
+      const dMean = dy[1] ? e.op('Mul', [dy[1], e.f32(1 - momentum)]) : null;
+      const dVar = dy[2] ? e.op('Mul', [dy[2], e.f32(1 - momentum)]) : null;
+      if (dMean) cTerms.push(e.op('Div', [dMean, n]));
+      if (dVar) {
+        const b2 = e.op('Div', [e.op('Mul', [dVar, e.f32(2)]), n]);
+        bTerms.push(b2);
+        cTerms.push(e.neg(e.op('Mul', [b2, mean])));
+      }
       // Two per-channel affines (A*g + C and B*x) and one Add: three passes over the map.
       const c = e.sum(cTerms);
       if (a && bTerms.length) dx = e.op('Add', [e.affine(g!, a, c), e.affine(x, e.sum(bTerms))]);
@@ -314,10 +316,11 @@ export const nnRules: Record<string, GradRule> = {
     const ta = attrInt(node, 'transA', 0);
     const tb = attrInt(node, 'transB', 0);
     // d op(A) = alpha g op(B)^T; d op(B) = alpha op(A)^T g; transpose back when the operand was.
-    const dA = ta ? e.op('Gemm', [b, g!], { transA: tb, transB: 1, alpha: f(alpha) }) : e.op('Gemm', [g!, b], { transB: tb ? 0 : 1, alpha: f(alpha) });
-    const dB = tb ? e.op('Gemm', [g!, a], { transA: 1, transB: ta, alpha: f(alpha) }) : e.op('Gemm', [a, g!], { transA: ta ? 0 : 1, alpha: f(alpha) });
+    // Only the operands on the gradient path get one (a frozen classifier weight gets no Gemm).
+    const dA = !needs[0] ? null : ta ? e.op('Gemm', [b, g!], { transA: tb, transB: 1, alpha: f(alpha) }) : e.op('Gemm', [g!, b], { transB: tb ? 0 : 1, alpha: f(alpha) });
+    const dB = !needs[1] ? null : tb ? e.op('Gemm', [g!, a], { transA: 1, transB: ta, alpha: f(alpha) }) : e.op('Gemm', [a, g!], { transA: ta ? 0 : 1, alpha: f(alpha) });
     const dC = needs[2] ? e.unbroadcast(beta === 1 ? g! : e.op('Mul', [g!, e.f32(beta)]), c, node.outputs[0]) : null;
-    return [needs[0] ? dA : null, needs[1] ? dB : null, dC];
+    return [dA, dB, dC];
   },
 
   /** numpy matmul with batch broadcasting and 1-D operands. */

@@ -51,8 +51,10 @@ export const shapeRules: Record<string, GradRule> = {
 
   /**
    * Slice with constant parameters: pad the gradient back to the input extent; a step s > 1 first
-   * interleaves s - 1 zeros after every element (unsqueeze, pad, reshape), so strided slices such
-   * as the option-A shortcut's x[:, :, ::2, ::2] are covered.
+   * interleaves s - 1 zeros after every element, so strided slices such as the option-A shortcut's
+   * x[:, :, ::2, ::2] are covered. On the last axis one MatMul with a 0/1 scatter matrix places every
+   * element at start + i*step (measured ~15x faster than a per-element pad); on any other axis a Pad
+   * of a new unit axis after it moves whole rows (~2x faster than the scatter MatMul from the left).
    */
   Slice: ({ node, e, dy: [g] }) => {
     const [x] = node.inputs;
@@ -70,22 +72,34 @@ export const shapeRules: Record<string, GradRule> = {
       if (typeof dim !== 'number') throw new Error(`autodiff: Slice '${node.name}': its gradient needs a static extent on sliced axis ${a}`);
       if (step < 0) throw new Error(`autodiff: Slice '${node.name}' has a negative step; its gradient is not implemented`);
       const r = sliceRange(dim, p.starts[k], p.ends[k], step);
-      if (step > 1 && a >= rank - 2) {
-        // One MatMul with a 0/1 scatter matrix places every element at start + i*step of the full
-        // axis (measured ~15x faster than the pad-based interleave on the option-A shortcut).
+      if (step > 1 && a === rank - 1) {
         const u = new Float32Array(r.count * dim);
         for (let i = 0; i < r.count; i++) u[i * dim + r.start + i * step] = 1;
-        up = a === rank - 1 ? e.op('MatMul', [up, e.tensor(`${node.name}/scatter`, u, [r.count, dim])]) : e.op('MatMul', [e.tensor(`${node.name}/scatter`, transpose(u, r.count, dim), [dim, r.count]), up]);
+        const su = e.shape(up);
+        up = e.op('MatMul', [up, e.tensor(`${node.name}/scatter`, u, [r.count, dim])]);
+        if (su) e.setShape(up, [...su.slice(0, a), dim]);
         continue;
       }
       if (step > 1) {
+        const su = e.shape(up);
         const padded = e.op('Pad', [e.unsqueeze(up, [a + 1]), e.i64([...Array(rank + 1).fill(0), ...Array.from({ length: rank + 1 }, (_, i) => (i === a + 1 ? step - 1 : 0))])], { mode: 'constant' });
-        const factor = Array.from({ length: rank }, (_, i) => (i === a ? step : 1));
-        up = e.op('Reshape', [padded, e.op('Mul', [e.op('Shape', [up]), e.i64(factor)])]);
+        const after = su?.slice(a + 1);
+        if (after && after.every((d) => typeof d === 'number')) {
+          // Leading dims copied (0), the interleaved axis inferred, the static trailing dims given.
+          up = e.op('Reshape', [padded, e.i64([...Array(a).fill(0), -1, ...(after as number[])])]);
+          e.setShape(up, [...su!.slice(0, a), r.count * step, ...after]);
+        } else {
+          const factor = Array.from({ length: rank }, (_, i) => (i === a ? step : 1));
+          up = e.op('Reshape', [padded, e.op('Mul', [e.op('Shape', [up]), e.i64(factor)])]);
+        }
       }
       begin[a] = r.start;
       // Negative when the interleaved zeros run past the input: Pad crops then.
       end[a] = dim - r.start - r.count * step;
+    }
+    if (begin.every((v) => v === 0) && end.every((v) => v === 0)) {
+      e.setShape(up, sx);
+      return [up, null, null, null, null];
     }
     const dx = e.op('Pad', [up, e.i64([...begin, ...end])], { mode: 'constant' });
     e.setShape(dx, sx);
@@ -99,16 +113,22 @@ export const shapeRules: Record<string, GradRule> = {
     if (e.opset < 11) return [e.op('Pad', [g!], { mode, pads: (attrInts(node, 'pads') ?? []).map((v) => -v) }), null, null, null];
     const pads = node.inputs[1];
     const known = e.value(pads);
-    const neg = known ? e.i64(known.values.map((v) => -v)) : e.neg(pads);
     const axes = e.opset >= 18 && node.inputs[3] ? [node.inputs[3]] : [];
+    const padAxes = axes.length ? e.value(axes[0])?.values : known ? known.values.map((_, i) => i).slice(0, known.values.length / 2) : undefined;
+    if (known && padAxes && known.values.every((v) => v >= 0)) {
+      // A forward pad with zeros (the option-A shortcut's channels): the gradient is a crop, which a
+      // Slice copies 2.5-4x faster than a Pad with negative amounts.
+      const n = padAxes.length;
+      const at = padAxes.map((_, i) => i).filter((i) => known.values[i] > 0 || known.values[i + n] > 0);
+      const dx = at.length
+        ? e.op('Slice', [g!, e.i64(at.map((i) => known.values[i])), e.i64(at.map((i) => (known.values[i + n] > 0 ? -known.values[i + n] : Number.MAX_SAFE_INTEGER))), e.i64(at.map((i) => padAxes[i]))])
+        : g!;
+      e.setShape(dx, e.shape(node.inputs[0]));
+      return [dx, null, null, null];
+    }
+    const neg = known ? e.i64(known.values.map((v) => -v)) : e.neg(pads);
     const dx = e.op('Pad', axes.length ? [g!, neg, '', axes[0]] : [g!, neg], { mode });
     e.setShape(dx, e.shape(node.inputs[0]));
     return [dx, null, null, null];
   },
 };
-
-function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(m.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j];
-  return out;
-}
