@@ -5,13 +5,18 @@
  * For the gradient methods (tent, eta, eata, sar) a cell is one full adaptation step: forward,
  * backward (in the same graph) and the optimizer update; sar runs two forward-backward passes.
  *
- *   pnpm bench:engine [--runtimes node,web] [--threads 1,2] [--methods a,b] [--batch 64] [--iters 20]
+ * onnxruntime-node's spin-waiting is off (as in `edgetta bench`): the plain and the adapted session
+ * each own a thread pool, and threads of one spinning after its run take the cores the other
+ * needs (with spinning, plain inference at 2 threads measured as slow as at 1 thread here).
+ *
+ *   pnpm bench:engine [--runtimes node,web] [--threads 1,2] [--methods a,b] [--batch 64] [--iters 20] [--ort-spinning]
  */
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { AdaptiveSession, listMethods } from '@edgetta/sdk';
 import { resolveEngine, type RuntimeName } from '@edgetta/runtime';
 import { embeddedModelPath, loadEmbeddedSample } from './embedded.js';
+import { benchEngine } from './bench/engine.js';
 
 const program = new Command()
   .option('--runtimes <list>', 'node,web', 'node,web')
@@ -19,8 +24,9 @@ const program = new Command()
   .option('--methods <list>', 'methods (default: all registered except dua, whose cost is per image)')
   .option('--batch <n>', 'batch size', '64')
   .option('--iters <n>', 'timed iterations per cell', '20')
+  .option('--ort-spinning', "keep onnxruntime-node's spin-waiting on")
   .parse();
-const o = program.opts<{ runtimes: string; threads: string; methods?: string; batch: string; iters: string }>();
+const o = program.opts<{ runtimes: string; threads: string; methods?: string; batch: string; iters: string; ortSpinning?: boolean }>();
 const batch = Number(o.batch);
 const iters = Number(o.iters);
 const methods = o.methods ? o.methods.split(',') : listMethods().filter((m) => m !== 'dua');
@@ -59,12 +65,13 @@ async function timePair(a: () => Promise<unknown>, b: () => Promise<unknown>): P
 const rows: string[] = ['| runtime | threads | method | plain ms / batch | method ms / batch | ratio |', '|---|---|---|---:|---:|---:|'];
 for (const runtime of o.runtimes.split(',') as RuntimeName[]) {
   for (const threads of o.threads.split(',').map(Number)) {
-    const engine = await resolveEngine({ runtime, threads });
+    const { options } = await benchEngine(runtime, threads, !!o.ortSpinning);
+    const engine = await resolveEngine(options);
     const plain = await engine.createSession(new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(embeddedModelPath))));
     const T = engine.ort.Tensor;
     const runPlain = () => plain.run({ input: new T('float32', x, dims) });
     for (const method of methods) {
-      const s = await AdaptiveSession.create(embeddedModelPath, { method, runtime, threads });
+      const s = await AdaptiveSession.create(embeddedModelPath, { ...options, method });
       let pair: [number, number];
       try {
         pair = await timePair(runPlain, () => s.run({ input: new T('float32', x, dims) }));
@@ -81,5 +88,5 @@ for (const runtime of o.runtimes.split(',') as RuntimeName[]) {
     await plain.release();
   }
 }
-console.log(`ResNet-20, batch ${batch}; plain InferenceSession and AdaptiveSession timed in alternation, medians of ${iters} runs each after 3 warm-up runs\n`);
+console.log(`ResNet-20, batch ${batch}; plain InferenceSession and AdaptiveSession timed in alternation, medians of ${iters} runs each after 3 warm-up runs; onnxruntime-node spin-waiting ${o.ortSpinning ? 'on' : 'off'}\n`);
 console.log(rows.join('\n'));
