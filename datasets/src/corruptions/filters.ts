@@ -5,6 +5,8 @@
  * Arrays are interleaved HWC (`channels` values per pixel); every filter works per channel.
  */
 
+import { TableCache } from './table-cache.js';
+
 /** scipy.ndimage border modes used by the reference (names as scipy spells them). */
 export type BorderMode = 'nearest' | 'reflect' | 'mirror';
 
@@ -93,32 +95,18 @@ export function correlate1dSymmetric(
   }
 }
 
-const kernelCache = new Map<string, Float64Array>();
+const kernelCache = new TableCache<Float64Array>(256);
 
 /** scipyGaussianKernel, cached per (sigma, truncate). Callers must not modify it. */
 function cachedScipyKernel(sigma: number, truncate: number): Float64Array {
-  const key = `${sigma}:${truncate}`;
-  let k = kernelCache.get(key);
-  if (!k) {
-    k = scipyGaussianKernel(sigma, truncate);
-    if (kernelCache.size > 256) kernelCache.clear();
-    kernelCache.set(key, k);
-  }
-  return k;
+  return kernelCache.get(`${sigma}:${truncate}`, () => scipyGaussianKernel(sigma, truncate));
 }
 
-const indexCache = new Map<string, Int32Array>();
+const indexCache = new TableCache<Int32Array>(1024);
 
 /** extendedIndex, cached per (n, radius, mode). Callers must not modify it. */
 function cachedExtendedIndex(n: number, radius: number, mode: BorderMode): Int32Array {
-  const key = `${n}:${radius}:${mode}`;
-  let idx = indexCache.get(key);
-  if (!idx) {
-    idx = extendedIndex(n, radius, mode);
-    if (indexCache.size > 1024) indexCache.clear();
-    indexCache.set(key, idx);
-  }
-  return idx;
+  return indexCache.get(`${n}:${radius}:${mode}`, () => extendedIndex(n, radius, mode));
 }
 
 /**
@@ -371,7 +359,7 @@ export function trimKernel(k: Kernel2D): Kernel2D {
   return { data, rows, cols, anchorRow: k.anchorRow - top, anchorCol: k.anchorCol - left };
 }
 
-const padMaps = new Map<string, Int32Array>();
+const padMaps = new TableCache<Int32Array>(256);
 
 /**
  * For each position of the BORDER_REFLECT_101-padded image (rows + kRows - 1) x (cols + kCols - 1),
@@ -379,19 +367,16 @@ const padMaps = new Map<string, Int32Array>();
  */
 function reflect101PadMap(height: number, width: number, k: Kernel2D): Int32Array {
   const key = `${height}:${width}:${k.rows}:${k.cols}:${k.anchorRow}:${k.anchorCol}`;
-  let map = padMaps.get(key);
-  if (!map) {
+  return padMaps.get(key, () => {
     const padW = width + k.cols - 1;
     const padH = height + k.rows - 1;
-    map = new Int32Array(padH * padW);
+    const map = new Int32Array(padH * padW);
     for (let py = 0; py < padH; py++) {
       const sy = borderIndex(py - k.anchorRow, height, 'mirror');
       for (let px = 0; px < padW; px++) map[py * padW + px] = (sy * width + borderIndex(px - k.anchorCol, width, 'mirror')) * 3;
     }
-    if (padMaps.size > 256) padMaps.clear();
-    padMaps.set(key, map);
-  }
-  return map;
+    return map;
+  });
 }
 
 /** v / 255 for v = 0..255, exactly as `toUnitFloat` computes it. */

@@ -6,6 +6,7 @@
  * Decoding matches the reference's cv2.imread: PNGs through fast-png (alpha dropped, not blended),
  * JPEGs through libjpeg-turbo (the decoder OpenCV uses), so pixels are identical.
  */
+import { TableCache } from './table-cache.js';
 import { decode as decodePng } from 'fast-png';
 import { decodeJpeg, loadJpegCodec } from './jpeg-codec.js';
 import { cvResizeLinear } from './resample.js';
@@ -21,7 +22,7 @@ export interface RgbPicture {
 }
 
 let pictures: RgbPicture[] | null = null;
-const resized = new Map<string, RgbPicture>();
+const resized = new TableCache<RgbPicture>(64);
 
 /**
  * Decodes and installs the frost pictures, given the bytes of the six files in FROST_FILES order
@@ -74,13 +75,6 @@ export function frostPicture(index: number, scale: number): RgbPicture {
   if (!pictures) {
     throw new Error('frost: the frost pictures are not loaded; call `await loadFrostPictures(bytes)` (in Node: `await loadShippedFrostPictures()` from frost-assets-node) first');
   }
-  const key = `${index}:${scale}`;
-  let pic = resized.get(key);
-  if (!pic) {
-    const src = pictures[index];
-    pic = cvResizeLinear(src.data, src.height, src.width, 3, scale);
-    if (resized.size > 64) resized.clear();
-    resized.set(key, pic);
-  }
-  return pic;
+  const src = pictures[index];
+  return resized.get(`${index}:${scale}`, () => cvResizeLinear(src.data, src.height, src.width, 3, scale));
 }

@@ -6,6 +6,7 @@
  *   bilinear with 11-bit fixed-point weights and edge clamping.
  */
 
+import { TableCache } from './table-cache.js';
 import { roundHalfEven } from './image.js';
 
 const PRECISION_BITS = 32 - 8 - 2;
@@ -55,18 +56,11 @@ function clip8(v: number): number {
   return v >> PRECISION_BITS;
 }
 
-const coeffCache = new Map<string, PilCoeffs>();
+const coeffCache = new TableCache<PilCoeffs>(256);
 
 /** pilBoxCoeffs, cached per (inSize, outSize). Callers must not modify it. */
 function cachedPilBoxCoeffs(inSize: number, outSize: number): PilCoeffs {
-  const key = `${inSize}:${outSize}`;
-  let c = coeffCache.get(key);
-  if (!c) {
-    c = pilBoxCoeffs(inSize, outSize);
-    if (coeffCache.size > 256) coeffCache.clear();
-    coeffCache.set(key, c);
-  }
-  return c;
+  return coeffCache.get(`${inSize}:${outSize}`, () => pilBoxCoeffs(inSize, outSize));
 }
 
 /**

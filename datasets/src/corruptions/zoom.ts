@@ -6,6 +6,7 @@
  * The reference crops a square from the image height; here each axis uses its own length, which is
  * the same on square images and keeps non-square images undistorted.
  */
+import { TableCache } from './table-cache.js';
 import { roundHalfEven } from './image.js';
 
 /** Per-axis sampling table: input indices and scipy's order-1 spline weights for each output index. */
@@ -16,13 +17,14 @@ interface AxisTable {
   w1: Float64Array;
 }
 
-const tables = new Map<string, AxisTable>();
+const tables = new TableCache<AxisTable>(4096);
 
 /** Sampling table for one axis of length n zoomed by z (cached: the same few factors recur). */
 export function zoomAxis(n: number, z: number): AxisTable {
-  const key = `${n}:${z}`;
-  const hit = tables.get(key);
-  if (hit) return hit;
+  return tables.get(`${n}:${z}`, () => buildZoomAxis(n, z));
+}
+
+function buildZoomAxis(n: number, z: number): AxisTable {
   const crop = Math.ceil(n / z);
   const top = Math.floor((n - crop) / 2);
   const zoomed = roundHalfEven(crop * z);
@@ -41,8 +43,6 @@ export function zoomAxis(n: number, z: number): AxisTable {
     t.w0[o] = w0;
     t.w1[o] = 1 - w0;
   }
-  if (tables.size > 4096) tables.clear();
-  tables.set(key, t);
   return t;
 }
 

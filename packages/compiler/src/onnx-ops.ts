@@ -90,6 +90,12 @@ export class OnnxOps implements Ops<string> {
     return this.b.op('ConstantOfShape', [channels], { value: { kind: 'tensor', value: float32Tensor('value', Float32Array.of(value), [1]) } }, `${this.scope}/RunningInput`);
   }
 
+  /** x [N, C, ...spatial] viewed as [1, N*C, ...spatial]: per-instance channels become channels. */
+  private instanceView(x: string): string {
+    const rank = this.layer?.rank ?? 4;
+    return this.reshape(x, [1, -1, ...Array.from({ length: rank - 2 }, () => 0)]);
+  }
+
   /** True when `axes` are exactly the spatial axes of this layer's input (per-instance statistics). */
   private isInstanceAxes(axes: number[]): boolean {
     const l = this.layer;
@@ -135,7 +141,7 @@ export class OnnxOps implements Ops<string> {
     if (!noFast && this.isInstanceAxes(axes)) {
       // Per-instance statistics are the batch statistics of the [1, N*C, ...] view.
       const l = this.layer!;
-      const view = this.reshape(x, [1, -1, ...Array.from({ length: l.rank - 2 }, () => 0)]);
+      const view = this.instanceView(x);
       const ones = this.runningInput(view, 1);
       const [, mean, variance] = this.b.node(
         'BatchNormalization',
@@ -200,11 +206,10 @@ export class OnnxOps implements Ops<string> {
    * several times more on ResNet-sized maps.
    */
   scaleShift(x: string, scale: string, shift: string): string {
-    const rank = this.layer?.rank ?? 4;
     const flat = this.reshape(scale, [-1]);
     const zeros = this.op('Sub', [flat, flat]);
     const ones = this.op('Add', [zeros, this.scalar(1)]);
-    const view = this.reshape(x, [1, -1, ...Array.from({ length: rank - 2 }, () => 0)]);
+    const view = this.instanceView(x);
     const y = this.op('BatchNormalization', [view, flat, this.reshape(shift, [-1]), zeros, ones], { epsilon: f(0) });
     return this.op('Reshape', [y, this.op('Shape', [x])]);
   }
