@@ -74,6 +74,8 @@ describe('edgetta bench', () => {
     expect(m.preprocess).toMatchObject({ layout: 'nchw', channelOrder: 'rgb' });
     expect(m.argv).toContain('--out');
     expect(m.git === null || /^[0-9a-f]{40}$/.test(m.git.commit)).toBe(true);
+    expect(m.guard).toBeNull();
+    expect(results.runs.every((r) => r.guardResets === 0)).toBe(true);
   });
 
   it('prints a Markdown table: rows = methods, columns = domains + mean, mean ± std over seeds', () => {
@@ -155,6 +157,39 @@ describe('edgetta bench', () => {
     // adaptation matters here: norm beats source under Gaussian noise
     const src = results.runs.find((x) => x.method === 'source' && x.seed === 2)!;
     expect(r.domains[0].errors).toBeLessThan(src.domains[0].errors);
+  });
+
+  it('--guard: every session runs with the collapse guard; errors, guard resets and updates match a guarded plain loop', async () => {
+    const guard = { resetEvery: 3, sourceWeight: 0.5 };
+    const r = await run('bench', ...base, '--methods', 'tent', '--protocol', 'continual', '--guard', 'resetEvery=3,sourceWeight=0.5', '--out', join(tmp, 'guard.json'), '--report', join(tmp, 'guard.html'), '--no-progress');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('guard resetEvery=3, sourceWeight=0.5');
+    const g = JSON.parse(await readFile(join(tmp, 'guard.json'), 'utf8')) as BenchResults;
+    const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(benchResultsSchema);
+    expect(validate(g), JSON.stringify(validate.errors)).toBe(true);
+    expect(g.manifest.guard).toEqual(guard);
+    const session = await AdaptiveSession.create(embeddedModelPath, { method: 'tent', runtime: 'node', threads: 1, guard });
+    const stream = createStream(corruptedSource(test, { seed: 1, corrupt }), { protocol: 'continual', corruptions: [...CORRUPTIONS], severities: [5], seed: 1, batchSize: 32 });
+    const wrong = [0, 0];
+    for await (const b of stream) {
+      const logits = (await session.run({ input: new ort.Tensor('float32', b.images, b.shape) })).logits.data as Float32Array;
+      for (let i = 0; i < b.labels.length; i++) {
+        let best = 0;
+        for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
+        if (best !== b.labels[i]) wrong[b.domainIds[i]]++;
+      }
+    }
+    const resets = session.stats.guard.resets;
+    await session.dispose();
+    const [tent] = g.runs;
+    expect(tent.domains.map((d) => d.errors)).toEqual(wrong);
+    // 8 batches: the guard resets after batches 3 and 6; tent steps on every batch, across the resets too
+    expect(resets).toBe(2);
+    expect(tent.guardResets).toBe(2);
+    expect(tent.updates).toEqual({ applied: 8, skipped: 0 });
+    const html = await readFile(join(tmp, 'guard.html'), 'utf8');
+    expect(html).toContain('<th>guard resets</th>');
+    expect(html).toContain('resetEvery=3, sourceWeight=0.5');
   });
 
   it('gives identical numbers on runs with the same seeds (main-thread corruptions or the worker, with or without the replay cache)', async () => {

@@ -50,6 +50,9 @@ describe('edgetta bench: bad input', () => {
     ['a batch of one for norm', () => ['--cifar10', TEST_BATCH, ...tiny, '--batch-size', '1'], /^edgetta bench: --batch-size: method 'norm' needs batches of >= 2 .*--batch-size 1$/],
     ['more samples than images', () => ['--cifar10', TEST_BATCH, ...tiny, '--samples', '65'], /^edgetta bench: --samples: 65 samples per domain, but the data has 64 images$/],
     ['a missing results file to re-render', () => ['--from-results', join(tmp, 'none.json')], /^edgetta bench: --from-results: .*none\.json: no such file$/],
+    ['an unknown guard option', () => ['--cifar10', TEST_BATCH, ...tiny, '--guard', 'resetEvry=7'], /^edgetta bench: --guard: unknown option 'resetEvry'; valid options: entropyFloor, entropyMomentum, resetEvery, window, maxClassShare, sourceWeight$/],
+    ['a guard value out of range', () => ['--cifar10', TEST_BATCH, ...tiny, '--guard', 'sourceWeight=1.5'], /^edgetta bench: --guard: sourceWeight: expected a number in \(0, 1\), got 1\.5$/],
+    ['a guard that is not key=value', () => ['--cifar10', TEST_BATCH, ...tiny, '--guard', '{"resetEvery":7}'], /^edgetta bench: --guard: expected key=value pairs separated by commas .*got '\{"resetEvery":7\}'$/],
     ['a non-integer seed', () => ['--cifar10', TEST_BATCH, ...tiny, '--seed', 'x'], /^edgetta bench: --seed: expected an integer >= 0, got 'x'$/],
   ];
 

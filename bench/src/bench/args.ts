@@ -2,7 +2,7 @@
  * Parsing and validation of `edgetta bench` arguments. Every error is a {@link UsageError} naming
  * the option and the valid choices, thrown before any data is read or anything is written.
  */
-import { builtinMethods, getMethod, listMethods, type MethodDefinition } from '@edgetta/sdk';
+import { builtinMethods, getMethod, listMethods, resolveGuard, type GuardOptions, type MethodDefinition } from '@edgetta/sdk';
 import { resolveOptions } from '@edgetta/core';
 import { isDatasetError, PROTOCOL_NAMES, resolveProtocol, type ResolvedProtocol } from '@edgetta/datasets';
 import { UsageError } from '../cli-io.js';
@@ -99,6 +99,29 @@ export function parseProtocolArg(text: string): { text: string; resolved: Resolv
     const msg = e.message.replace(/^protocol: /, '');
     throw new UsageError('--protocol', /valid:/.test(msg) ? msg : `${msg} (protocols: ${PROTOCOL_NAMES.join(', ')})`);
   }
+}
+
+/**
+ * Parses `--guard`: the session's collapse guard as `key=value` pairs, e.g.
+ * `sourceWeight=0.5,resetEvery=7`; checked by the SDK's own validation (every method gets it).
+ */
+export function parseGuard(text: string): GuardOptions {
+  const guard: Record<string, number> = {};
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    const m = /^([A-Za-z]+)=(.+)$/.exec(item);
+    if (!m) throw new UsageError('--guard', `expected key=value pairs separated by commas (e.g. sourceWeight=0.5,resetEvery=7), got '${item}'`);
+    if (m[1] in guard) throw new UsageError('--guard', `'${m[1]}' is given twice`);
+    const v = Number(m[2]);
+    if (m[2].trim() === '' || !Number.isFinite(v)) throw new UsageError('--guard', `${m[1]}: expected a number, got '${m[2]}'`);
+    guard[m[1]] = v;
+  }
+  try {
+    resolveGuard(guard);
+  } catch (e) {
+    throw new UsageError('--guard', (e as Error).message.replace(/^guard(\.|: )/, ''));
+  }
+  return guard;
 }
 
 /** Parses an integer option; `min` bounds it from below. */

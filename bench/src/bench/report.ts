@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import type { GuardOptions } from '@edgetta/sdk';
 import type { BenchResults } from './results.js';
 import { domainHeaders, formatSpread, SHORT_NAMES, tableCells } from './table.js';
 
@@ -27,6 +28,13 @@ function scriptJson(value: unknown): string {
 /** onnxruntime reports 0 threads when it picks the number itself. */
 export function threadsText(n: number): string {
   return n > 0 ? `${n} thread${n === 1 ? '' : 's'}` : 'default threads';
+}
+
+/** `--guard` options as given: `sourceWeight=0.5, resetEvery=7`. */
+export function guardText(g: GuardOptions): string {
+  return Object.entries(g)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
 }
 
 function fmtSeconds(s: number): string {
@@ -180,10 +188,11 @@ export function renderReport(r: BenchResults): string {
       const runs = r.runs.filter((x) => x.method === row.method);
       const updates = runs.reduce((a, x) => a + x.updates.applied, 0);
       const skipped = runs.reduce((a, x) => a + x.updates.skipped, 0);
+      const guardResets = runs.reduce((a, x) => a + (x.guardResets ?? 0), 0);
       const secs = runs.reduce((a, x) => a + x.seconds, 0) / runs.length;
       return `<tr><td>${esc(row.method)}</td><td>${formatSpread(row.meanErrorPct)}</td><td>${formatSpread(row.ece, 3)}</td><td>${formatSpread(row.meanEntropy, 3)}</td><td>${
         row.msPerBatch ? row.msPerBatch.median.toFixed(1) : '–'
-      }</td><td>${row.msPerBatch ? row.msPerBatch.p95.toFixed(1) : '–'}</td><td>${fmtSeconds(secs)}</td><td>${row.peakRssMB.toFixed(0)}</td><td>${updates || skipped ? `${updates} / ${skipped}` : '–'}</td></tr>`;
+      }</td><td>${row.msPerBatch ? row.msPerBatch.p95.toFixed(1) : '–'}</td><td>${fmtSeconds(secs)}</td><td>${row.peakRssMB.toFixed(0)}</td><td>${updates || skipped ? `${updates} / ${skipped}` : '–'}</td>${m.guard ? `<td>${guardResets}</td>` : ''}</tr>`;
     })
     .join('');
   const fact = (k: string, v: string, title = v) => `<div><dt>${esc(k)}</dt><dd title="${esc(title)}">${esc(v)}</dd></div>`;
@@ -191,7 +200,7 @@ export function renderReport(r: BenchResults): string {
   const protocolText = `${m.protocol.name}${Object.keys(m.protocol.params).length ? ` (${Object.entries(m.protocol.params).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('/') : v}`).join(', ')})` : ''}`;
   const severities = [...new Set(m.domains.map((d) => d.severity))].join(', ');
   const title = `edgetta bench: ${m.protocol.name}, ${m.domains.length} domain${m.domains.length === 1 ? '' : 's'}, ${r.summary.length} method${r.summary.length === 1 ? '' : 's'}`;
-  const resetNote = m.protocol.reset === 'each_shift' ? 'the method is reset at the start of every domain' : 'one reset at the start; domain changes are not signalled';
+  const resetNote = `${m.protocol.reset === 'each_shift' ? 'the method is reset at the start of every domain' : 'one reset at the start; domain changes are not signalled'}${m.guard ? `; the collapse guard (${guardText(m.guard)}) also resets a session when it fires` : ''}`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -213,6 +222,7 @@ ${fact('data', `${m.data.kind}: ${m.data.path.split('/').pop()}`, `${m.data.path
 ${fact('data sha256', typeof m.data.sha256 === 'string' ? m.data.sha256.slice(0, 16) + '…' : m.data.sha256 ? `${Object.keys(m.data.sha256).length} files` : '–', JSON.stringify(m.data.sha256))}
 ${fact('protocol', protocolText)}
 ${fact('seeds', m.seeds.join(', '))}
+${m.guard ? fact('guard', guardText(m.guard)) : ''}
 ${fact('batch size', String(m.batchSize))}
 ${fact('samples/domain', String(m.samplesPerDomain))}
 ${fact('preprocess', `${m.preprocess.layout}, ×${m.preprocess.scale.toPrecision(4)}, mean [${m.preprocess.mean.join(', ')}], std [${m.preprocess.std.join(', ')}]`)}
@@ -240,7 +250,7 @@ ${fact('host', `${m.host.cpus} × ${m.host.cpuModel}, Node ${m.host.node}`)}
 <section>
 <h2>Latency, calibration, memory</h2>
 <div class="chart small"><canvas id="chart-latency" role="img" aria-label="latency per method"></canvas></div>
-<div class="scroll"><table><thead><tr><th>method</th><th>mean error %</th><th>ECE</th><th>entropy</th><th>ms/batch median</th><th>ms/batch p95</th><th>time per pass</th><th>peak RSS MiB</th><th>updates applied / skipped</th></tr></thead><tbody>${detailRows}</tbody></table></div>
+<div class="scroll"><table><thead><tr><th>method</th><th>mean error %</th><th>ECE</th><th>entropy</th><th>ms/batch median</th><th>ms/batch p95</th><th>time per pass</th><th>peak RSS MiB</th><th>updates applied / skipped</th>${m.guard ? '<th>guard resets</th>' : ''}</tr></thead><tbody>${detailRows}</tbody></table></div>
 <p class="note">ECE: 15 confidence bins. Entropy of the softmax in nats. Latency: wall time of one run() call (the adaptation step included). Peak RSS is the whole process (data and pixel cache included).</p>
 </section>
 <section>

@@ -7,6 +7,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { DomainTag, Preprocess, ProtocolManifest } from '@edgetta/datasets';
 import type { EngineInfo } from '@edgetta/runtime';
+import type { GuardOptions } from '@edgetta/sdk';
 import type { DataManifest } from './data.js';
 import { mean, std } from './metrics.js';
 import type { GitInfo } from './provenance.js';
@@ -50,6 +51,8 @@ export interface BenchManifest {
   metric: string;
   methods: MethodManifest[];
   calibration: { path: string; sha256: string | null; samples: number } | null;
+  /** The collapse guard every method's session ran with (`--guard`), or null. Absent in files from before the option. */
+  guard?: GuardOptions | null;
   /** `spinning`: onnxruntime-node's intra-op spin-waiting (null for onnxruntime-web). */
   runtime: { requested: string; threads: number | null; spinning: boolean | null; engine: EngineInfo };
   packages: Record<string, string>;

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createStream, isDatasetError, toFloat32, type DomainTag, type ProtocolManifest, type StreamBatch, type StreamOptions } from '@edgetta/datasets';
-import { AdaptiveSession } from '@edgetta/sdk';
+import { AdaptiveSession, type GuardOptions } from '@edgetta/sdk';
 import { resolveEngine, type EngineInfo, type EngineOptions } from '@edgetta/runtime';
 import type { Tensor } from 'onnxruntime-common';
 
@@ -27,6 +27,8 @@ export interface RunnerOptions {
   engine: EngineOptions;
   /** Clean source batches for methods that calibrate (EATA's Fisher), NCHW float32. */
   calibration?: { batches: Float32Array[]; shape: [number, number, number]; samples: number };
+  /** The collapse guard of every session. */
+  guard?: GuardOptions;
   /** Largest uint8 pixel cache per seed, bytes. */
   cacheBytes: number;
   progress?: ProgressSink;
@@ -52,6 +54,8 @@ export interface RunResult {
   updates: { applied: number; skipped: number };
   /** Resets done (the stream's reset flags). */
   resets: number;
+  /** Resets the collapse guard triggered (`--guard`; absent in files from before the option). */
+  guardResets?: number;
   /** Wall time of the pass, seconds (excludes session creation and calibration). */
   seconds: number;
   setupSeconds: number;
@@ -189,7 +193,7 @@ function checkBatchSizes(sizes: number[], methods: readonly MethodSpec[], batchS
 
 async function openSession(o: RunnerOptions, spec: MethodSpec): Promise<AdaptiveSession> {
   try {
-    return await AdaptiveSession.create(o.model, { ...o.engine, method: spec.name, methodOptions: spec.given });
+    return await AdaptiveSession.create(o.model, { ...o.engine, method: spec.name, methodOptions: spec.given, ...(o.guard ? { guard: o.guard } : {}) });
   } catch (e) {
     throw new UsageError('--model', (e as Error).message);
   }
@@ -218,6 +222,7 @@ async function runPass(
   const wrong = new Uint8Array(manifest.totalSamples);
   const updates = { applied: 0, skipped: 0 };
   let resets = 0;
+  let guardResets = 0;
   let at = 0;
   let first = true;
   const t0 = performance.now();
@@ -225,12 +230,10 @@ async function runPass(
     onBatch(batch);
     if (batch.segmentStart) progress?.segment(`${spec.id} seed ${seed} ${domainLabel(batch.domain)}`, manifest.segments[batch.segment].samples);
     if (batch.reset) {
-      const u = session.stats.updates;
-      updates.applied += u.applied;
-      updates.skipped += u.skipped;
       session.reset();
       resets++;
     }
+    const before = session.stats;
     const n = batch.shape[0];
     const input = new Tensor('float32', batch.images, batch.shape);
     const s = performance.now();
@@ -243,6 +246,15 @@ async function runPass(
       throw e;
     }
     const ms = performance.now() - s;
+    const after = session.stats;
+    if (after.guard.resets > before.guard.resets) {
+      // The guard reset the session after answering: the counters restarted, the batch's report stayed.
+      guardResets++;
+      if (after.lastUpdate) updates[after.lastUpdate.applied ? 'applied' : 'skipped']++;
+    } else {
+      updates.applied += after.updates.applied - before.updates.applied;
+      updates.skipped += after.updates.skipped - before.updates.skipped;
+    }
     const logits = out[outputName];
     const k = logits.data.length / n;
     if (first && k < manifest.source.numClasses) throw new UsageError('--model', `output '${outputName}' has ${k} values per image; the data has ${manifest.source.numClasses} classes`);
@@ -267,9 +279,6 @@ async function runPass(
     }
     progress?.advance(n);
   }
-  const u = session.stats.updates;
-  updates.applied += u.applied;
-  updates.skipped += u.skipped;
   return {
     method: spec.id,
     seed,
@@ -278,6 +287,7 @@ async function runPass(
     rolling: rollingError(wrong.subarray(0, at)),
     updates,
     resets,
+    guardResets,
     seconds: (performance.now() - t0) / 1000,
     setupSeconds: 0,
   };

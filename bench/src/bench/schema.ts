@@ -146,6 +146,16 @@ export const benchResultsSchema = {
             { type: 'object', required: ['path', 'sha256', 'samples'], properties: { path: str, sha256: { type: ['string', 'null'] }, samples: { type: 'integer', minimum: 1 } } },
           ],
         },
+        guard: {
+          oneOf: [
+            { type: 'null' },
+            {
+              type: 'object',
+              additionalProperties: false,
+              properties: { entropyFloor: nonNeg, entropyMomentum: nonNeg, resetEvery: int, window: int, maxClassShare: nonNeg, sourceWeight: nonNeg },
+            },
+          ],
+        },
         runtime: {
           type: 'object',
           required: ['requested', 'threads', 'spinning', 'engine'],
@@ -211,6 +221,7 @@ export const benchResultsSchema = {
           },
           updates: { type: 'object', required: ['applied', 'skipped'], additionalProperties: false, properties: { applied: int, skipped: int } },
           resets: int,
+          guardResets: int,
           seconds: nonNeg,
           setupSeconds: nonNeg,
         },

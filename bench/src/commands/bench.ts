@@ -14,17 +14,17 @@ import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { isDatasetError, takeFirst, toFloat32, type CorruptionName, type Severity } from '@edgetta/datasets';
 import { readCifar10 } from '@edgetta/datasets/node';
-import { listMethods } from '@edgetta/sdk';
+import { listMethods, type GuardOptions } from '@edgetta/sdk';
 import type { RuntimeName } from '@edgetta/runtime';
 import { type CliIO, UsageError } from '../cli-io.js';
 import { embeddedModelPath } from '../embedded.js';
 import { parseCorruptions, parseSeverities } from './corrupt.js';
-import { parseInteger, parseMethods, parseProtocolArg, parseSeeds } from '../bench/args.js';
+import { parseGuard, parseInteger, parseMethods, parseProtocolArg, parseSeeds } from '../bench/args.js';
 import { openArrays, openGenerated, type BenchData } from '../bench/data.js';
 import { benchEngine } from '../bench/engine.js';
 import { progressBars } from '../bench/progress.js';
 import { gitInfo, hostInfo, packageVersions, RECORDED_PACKAGES } from '../bench/provenance.js';
-import { renderReport, threadsText } from '../bench/report.js';
+import { guardText, renderReport, threadsText } from '../bench/report.js';
 import { METRIC, RESULTS_FORMAT, summarize, writeAtomic, type BenchResults } from '../bench/results.js';
 import { runBenchmark } from '../bench/runner.js';
 import { markdownTable } from '../bench/table.js';
@@ -47,6 +47,7 @@ interface BenchOptions {
   report?: string;
   calibration?: string;
   calibrationSamples: string;
+  guard?: string;
   cacheMb: string;
   prefetch: boolean;
   ortSpinning: boolean;
@@ -74,6 +75,7 @@ export function createCommand(io: CliIO): Command {
     .option('--report <report.html>', 'write a self-contained HTML report')
     .option('--calibration <cifar10>', 'clean source images for methods that calibrate (EATA Fisher), e.g. a CIFAR-10 training batch')
     .option('--calibration-samples <n>', 'images taken from --calibration', '2000')
+    .option('--guard <options>', 'collapse guard for every method, as key=value pairs: sourceWeight=0.5,resetEvery=7 (entropyFloor, entropyMomentum, resetEvery, window, maxClassShare, sourceWeight)')
     .option('--cache-mb <n>', 'memory for replaying a seed\'s images to the next methods; above it they are regenerated', '4096')
     .option('--no-prefetch', 'generate corruptions on the main thread (no worker)')
     .option('--ort-spinning', "let onnxruntime-node's threads spin-wait (its default; off here, as the corruption worker shares the cores)", false)
@@ -98,6 +100,7 @@ interface Parsed {
   threads?: number;
   limit?: number;
   calibrationSamples: number;
+  guard: GuardOptions | null;
   cacheBytes: number;
 }
 
@@ -121,6 +124,7 @@ function parseArgs(o: BenchOptions): Parsed {
     threads: o.threads === undefined ? undefined : parseInteger(o.threads, '--threads', 1, 256),
     limit: o.limit === undefined ? undefined : parseInteger(o.limit, '--limit', 1),
     calibrationSamples: parseInteger(o.calibrationSamples, '--calibration-samples', 1),
+    guard: o.guard === undefined ? null : parseGuard(o.guard),
     cacheBytes: parseInteger(o.cacheMb, '--cache-mb', 0) * 2 ** 20,
   };
 }
@@ -212,6 +216,7 @@ async function runBench(o: BenchOptions, io: CliIO, argv: string[]): Promise<voi
       stream: { protocol: p.protocol.text, corruptions: p.corruptions, severities: p.severities, batchSize: p.batchSize, samples: p.samples },
       engine: engine.options,
       calibration,
+      guard: p.guard ?? undefined,
       cacheBytes: p.cacheBytes,
       progress,
     });
@@ -248,6 +253,7 @@ async function runBench(o: BenchOptions, io: CliIO, argv: string[]): Promise<voi
       metric: METRIC,
       methods: p.methods.map((m) => ({ id: m.id, name: m.name, given: m.given, options: out.resolvedOptions[m.id] ?? m.options, calibrated: out.calibrated.includes(m.id) })),
       calibration: out.calibrated.length ? calibrationManifest : null,
+      guard: p.guard,
       runtime: { requested: o.runtime, threads: p.threads ?? null, spinning: engine.spinning, engine: out.engine! },
       packages: { ...packageVersions([...RECORDED_PACKAGES, ...new Set(p.methods.map((m) => `@edgetta/adapter-${m.name}`))]), node: process.version },
       git: await git,
@@ -258,8 +264,9 @@ async function runBench(o: BenchOptions, io: CliIO, argv: string[]): Promise<voi
   };
 
   const seeds = p.seeds.length > 1 ? `seeds ${p.seeds.join(', ')} (mean ± std)` : `seed ${p.seeds[0]}`;
+  const guard = p.guard ? `, guard ${guardText(p.guard)}` : '';
   io.stdout.write(
-    `Online error % — ${stream0.protocol}, ${stream0.samplesPerDomain} images per domain, batch ${p.batchSize}, ${seeds}, ${out.engine!.name}, ${threadsText(out.engine!.threads)}\n\n`,
+    `Online error % — ${stream0.protocol}, ${stream0.samplesPerDomain} images per domain, batch ${p.batchSize}, ${seeds}, ${out.engine!.name}, ${threadsText(out.engine!.threads)}${guard}\n\n`,
   );
   io.stdout.write(`${markdownTable(results.summary, stream0.domains)}\n`);
   if (o.out) {

@@ -1,5 +1,5 @@
 export { AdaptiveSession, type AdaptiveSessionOptions, type SessionSnapshot, type SessionStats } from './session.js';
-export type { GuardOptions, GuardStats } from './guard.js';
+export { resolveGuard, type GuardOptions, type GuardStats } from './guard.js';
 export { builtinMethods, registerBuiltinMethods } from './builtins.js';
 export { meanEntropy } from './metrics.js';
 export { inputLayoutOf, INPUT_LAYOUT_KEY, type ModelSource } from './load.js';

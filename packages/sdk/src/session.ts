@@ -61,7 +61,7 @@ export interface SessionStats {
   layers: number;
   /** The collapse guard's monitor: entropy EMA, top-class share, resets it triggered. */
   guard: GuardStats;
-  /** What the last step of a gradient method did (applied, or skipped and why), or null. */
+  /** What the last step of a gradient method did (applied, or skipped and why), or null; kept across a guard reset triggered by that step's batch. */
   lastUpdate: UpdateReport | null;
   /** Parameter updates applied and skipped since the last reset (gradient methods). */
   updates: { applied: number; skipped: number };
@@ -229,6 +229,8 @@ export class AdaptiveSession {
         // The answer stands (it was computed before); the next batch starts from the source.
         this.guard.didReset(reason);
         this.reset();
+        // The answered batch's step did happen: its report stays readable (the counters restart at zero).
+        if (out.update) this.lastUpdate = out.update;
       }
       return outputs;
     } catch (e) {

@@ -20,6 +20,20 @@ describe('collapse guards through AdaptiveSession', () => {
     await Promise.all([guarded.dispose(), fresh.dispose()]);
   });
 
+  it("a guard reset keeps the report of the step that preceded it, and restarts the update counters", async () => {
+    const guarded = await AdaptiveSession.create(resnetPath, { method: 'tent', runtime: 'node', guard: { resetEvery: 2 } });
+    await logits(guarded, 0);
+    expect(guarded.stats.updates).toEqual({ applied: 1, skipped: 0 });
+    await logits(guarded, 1); // its step is applied, then the guard resets
+    const stats = guarded.stats;
+    expect(stats.guard.resets).toBe(1);
+    expect(stats.updates).toEqual({ applied: 0, skipped: 0 });
+    expect(stats.lastUpdate).toMatchObject({ applied: true });
+    guarded.reset(); // a user reset clears it
+    expect(guarded.stats.lastUpdate).toBeNull();
+    await guarded.dispose();
+  });
+
   it('entropyFloor: a collapsing stream triggers resets that show in stats, and the monitor reports the top-class share', async () => {
     // A floor above any reachable entropy (ln 10 = 2.30) fires after every batch: the guarded
     // session then always adapts from the source, i.e. answers like a fresh session each time.
