@@ -38,6 +38,21 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
+/** Errors per domain of a session run batch by batch over the test's continual stream, outside the bench runner. */
+async function plainLoopErrors(session: AdaptiveSession, seed: number): Promise<number[]> {
+  const stream = createStream(corruptedSource(test, { seed, corrupt }), { protocol: 'continual', corruptions: [...CORRUPTIONS], severities: [5], seed, batchSize: 32 });
+  const wrong = [0, 0];
+  for await (const b of stream) {
+    const logits = (await session.run({ input: new ort.Tensor('float32', b.images, b.shape) })).logits.data as Float32Array;
+    for (let i = 0; i < b.labels.length; i++) {
+      let best = 0;
+      for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
+      if (best !== b.labels[i]) wrong[b.domainIds[i]]++;
+    }
+  }
+  return wrong;
+}
+
 function errorsOf(r: BenchResults): number[] {
   return r.runs.flatMap((x) => x.domains.map((d) => d.errors));
 }
@@ -141,16 +156,7 @@ describe('edgetta bench', () => {
 
   it('scores norm as a plain loop over the same stream does (continual: no reset between domains)', async () => {
     const session = await AdaptiveSession.create(embeddedModelPath, { method: 'norm', runtime: 'node', threads: 1 });
-    const stream = createStream(corruptedSource(test, { seed: 2, corrupt }), { protocol: 'continual', corruptions: [...CORRUPTIONS], severities: [5], seed: 2, batchSize: 32 });
-    const wrong = [0, 0];
-    for await (const b of stream) {
-      const logits = (await session.run({ input: new ort.Tensor('float32', b.images, b.shape) })).logits.data as Float32Array;
-      for (let i = 0; i < b.labels.length; i++) {
-        let best = 0;
-        for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
-        if (best !== b.labels[i]) wrong[b.domainIds[i]]++;
-      }
-    }
+    const wrong = await plainLoopErrors(session, 2);
     await session.dispose();
     const r = results.runs.find((x) => x.method === 'norm' && x.seed === 2)!;
     expect(r.domains.map((d) => d.errors)).toEqual(wrong);
@@ -169,16 +175,7 @@ describe('edgetta bench', () => {
     expect(validate(g), JSON.stringify(validate.errors)).toBe(true);
     expect(g.manifest.guard).toEqual(guard);
     const session = await AdaptiveSession.create(embeddedModelPath, { method: 'tent', runtime: 'node', threads: 1, guard });
-    const stream = createStream(corruptedSource(test, { seed: 1, corrupt }), { protocol: 'continual', corruptions: [...CORRUPTIONS], severities: [5], seed: 1, batchSize: 32 });
-    const wrong = [0, 0];
-    for await (const b of stream) {
-      const logits = (await session.run({ input: new ort.Tensor('float32', b.images, b.shape) })).logits.data as Float32Array;
-      for (let i = 0; i < b.labels.length; i++) {
-        let best = 0;
-        for (let k = 1; k < 10; k++) if (logits[i * 10 + k] > logits[i * 10 + best]) best = k;
-        if (best !== b.labels[i]) wrong[b.domainIds[i]]++;
-      }
-    }
+    const wrong = await plainLoopErrors(session, 1);
     const resets = session.stats.guard.resets;
     await session.dispose();
     const [tent] = g.runs;
