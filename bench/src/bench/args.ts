@@ -111,7 +111,7 @@ export function parseGuard(text: string): GuardOptions {
     const item = raw.trim();
     const m = /^([A-Za-z]+)=(.+)$/.exec(item);
     if (!m) throw new UsageError('--guard', `expected key=value pairs separated by commas (e.g. sourceWeight=0.5,resetEvery=7), got '${item}'`);
-    if (m[1] in guard) throw new UsageError('--guard', `'${m[1]}' is given twice`);
+    if (Object.hasOwn(guard, m[1])) throw new UsageError('--guard', `'${m[1]}' is given twice`);
     const v = Number(m[2]);
     if (m[2].trim() === '' || !Number.isFinite(v)) throw new UsageError('--guard', `${m[1]}: expected a number, got '${m[2]}'`);
     guard[m[1]] = v;

@@ -193,7 +193,7 @@ function checkBatchSizes(sizes: number[], methods: readonly MethodSpec[], batchS
 
 async function openSession(o: RunnerOptions, spec: MethodSpec): Promise<AdaptiveSession> {
   try {
-    return await AdaptiveSession.create(o.model, { ...o.engine, method: spec.name, methodOptions: spec.given, ...(o.guard ? { guard: o.guard } : {}) });
+    return await AdaptiveSession.create(o.model, { ...o.engine, method: spec.name, methodOptions: spec.given, guard: o.guard });
   } catch (e) {
     throw new UsageError('--model', (e as Error).message);
   }
