@@ -110,7 +110,7 @@ export async function measure(name: string, code: string, outDir?: string, alsoE
   return { entry: name, minified: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, modules: Object.keys(chunk.modules).length, lazyNodeImports: chunk.dynamicImports.filter(isBuiltin), byPackage };
 }
 
-/** 'comlink', 'packages/sdk', 'adapters/dua', ... */
+/** 'comlink', 'runtime/sdk', 'adapters/dua', ... */
 function packageOf(id: string): string {
   const nm = id.lastIndexOf('/node_modules/');
   if (nm >= 0) {

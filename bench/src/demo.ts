@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { BENCHMARK_CORRUPTIONS, HELD_OUT_CORRUPTIONS, corrupt, type CorruptionName, type Severity } from '@edgetta/datasets';
 import { AdaptiveSession, listMethods, meanEntropy, Rng } from '@edgetta/sdk';
-import { resolveEngine, type RuntimeName } from '@edgetta/runtime';
+import { resolveEngine, type RuntimeName } from '@edgetta/engine';
 import { embeddedModelPath, loadEmbeddedSample } from './embedded.js';
 
 const corruptions: readonly string[] = [...BENCHMARK_CORRUPTIONS, ...HELD_OUT_CORRUPTIONS, 'none'];

@@ -14,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { AdaptiveSession, listMethods } from '@edgetta/sdk';
-import { resolveEngine, type RuntimeName } from '@edgetta/runtime';
+import { resolveEngine, type RuntimeName } from '@edgetta/engine';
 import { embeddedModelPath, loadEmbeddedSample } from './embedded.js';
 import { benchEngine } from './bench/engine.js';
 

@@ -10,7 +10,7 @@ import { Command } from 'commander';
 import { BENCHMARK_CORRUPTIONS, corrupt, corruptedSource, createStream, takeFirst } from '@edgetta/datasets';
 import { prepareCorruptions, readCifar10 } from '@edgetta/datasets/node';
 import { AdaptiveSession, type GuardOptions } from '@edgetta/sdk';
-import { resolveEngine } from '@edgetta/runtime';
+import { resolveEngine } from '@edgetta/engine';
 import { embeddedModelPath } from './embedded.js';
 
 const o = new Command('bench:guards')

@@ -6,7 +6,7 @@
 import { Tensor } from 'onnxruntime-common';
 import { corrupt, isCorruptionName, type Severity } from '@edgetta/datasets';
 import { AdaptiveSession, Rng } from '@edgetta/sdk';
-import type { EngineInfo } from '@edgetta/runtime';
+import type { EngineInfo } from '@edgetta/engine';
 import { createWorkerSession, type ServeMode, type ServingStats } from '@edgetta/worker';
 
 const modelUrl = new URL('../assets/resnet20-cifar10.onnx', import.meta.url).href;

@@ -26,6 +26,7 @@
 import {
   adam,
   applyGradients,
+  isRejectedState,
   layerKey,
   Rng,
   softCrossEntropyLoss,
@@ -146,10 +147,9 @@ async function update(ctx: StepContext<RottaOptions>, bank: Bank, image: [number
     return { ...report, samples: m };
   } catch (e) {
     // A non-finite statistic write is refused by the host before it lands; anything else is a bug.
-    const message = e instanceof Error ? e.message : String(e);
-    if (!/non-finite/.test(message)) throw e;
+    if (!isRejectedState(e)) throw e;
     rollback();
-    return { applied: false, skipped: message, samples: m };
+    return { applied: false, skipped: e.message, samples: m };
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { layerKey, MapStateStore, nd, referenceOps, Rng, type Batch, type LayerSource, type NDArray, type PassOutput, type RunArgs, type StepContext } from '@edgetta/core';
+import { layerKey, MapStateStore, nd, RejectedStateError, referenceOps, Rng, type Batch, type LayerSource, type NDArray, type PassOutput, type RunArgs, type StepContext } from '@edgetta/core';
 import { rotta, rbnEval, rbnTrain, type RottaOptions } from '../src/index.js';
 import { nchwToNhwc } from '../src/layout.js';
 
@@ -130,7 +130,7 @@ describe('rotta step', () => {
 
   it('a pass refusing a non-finite statistic is reported as a skipped update and rolled back; other errors propagate', async () => {
     const refuse = () => {
-      throw new Error("pass 'teacher' produced a non-finite value in state 'layer.0.t.mean'; the update was rejected and the state is unchanged");
+      throw new RejectedStateError("pass 'teacher' produced a non-finite value in state 'layer.0.t.mean'; the update was rejected and the state is unchanged", 'layer.0.t.mean');
     };
     const a = context({}, nchw(4), { teacher: refuse });
     const out = await rotta.step(a.ctx);
@@ -142,6 +142,13 @@ describe('rotta step', () => {
       },
     });
     await expect(rotta.step(b.ctx)).rejects.toThrow(/session disposed/);
+    // The decision is typed: the same English text in a plain Error is not a refused write.
+    const c = context({}, nchw(4), {
+      teacher: () => {
+        throw new Error("pass 'teacher' produced a non-finite value in state 'layer.0.t.mean'");
+      },
+    });
+    await expect(rotta.step(c.ctx)).rejects.toThrow(/non-finite value/);
   });
 
   it('several updates in one batch are each run (mid-batch) and listed in one report', async () => {

@@ -4,7 +4,7 @@
  * with onnxruntime, and spinning threads take the CPU the worker needs (measured on this 2-core
  * machine: a batch of 64 with 2 threads and a busy neighbour thread took 2-3x longer spinning).
  */
-import type { EngineOptions, OrtModule, RuntimeName } from '@edgetta/runtime';
+import type { EngineOptions, OrtModule, RuntimeName } from '@edgetta/engine';
 
 export interface BenchEngine {
   options: EngineOptions;

@@ -17,7 +17,7 @@ export const RECORDED_PACKAGES = [
   '@edgetta/core',
   '@edgetta/compiler',
   '@edgetta/onnx',
-  '@edgetta/runtime',
+  '@edgetta/engine',
   '@edgetta/datasets',
   'onnxruntime-node',
   'onnxruntime-web',

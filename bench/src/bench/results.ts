@@ -6,7 +6,7 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { DomainTag, Preprocess, ProtocolManifest } from '@edgetta/datasets';
-import type { EngineInfo } from '@edgetta/runtime';
+import type { EngineInfo } from '@edgetta/engine';
 import type { GuardOptions } from '@edgetta/sdk';
 import type { DataManifest } from './data.js';
 import { mean, std } from './metrics.js';

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { createStream, isDatasetError, toFloat32, type DomainTag, type ProtocolManifest, type StreamBatch, type StreamOptions } from '@edgetta/datasets';
 import { AdaptiveSession, type GuardOptions } from '@edgetta/sdk';
-import { resolveEngine, type EngineInfo, type EngineOptions } from '@edgetta/runtime';
+import { resolveEngine, type EngineInfo, type EngineOptions } from '@edgetta/engine';
 import type { Tensor } from 'onnxruntime-common';
 
 /** The Tensor constructor of the session's runtime. */

@@ -15,7 +15,7 @@ import { Command, Option } from 'commander';
 import { isDatasetError, takeFirst, toFloat32, type CorruptionName, type Severity } from '@edgetta/datasets';
 import { readCifar10 } from '@edgetta/datasets/node';
 import { listMethods, type GuardOptions } from '@edgetta/sdk';
-import type { RuntimeName } from '@edgetta/runtime';
+import type { RuntimeName } from '@edgetta/engine';
 import { type CliIO, UsageError } from '../cli-io.js';
 import { embeddedModelPath } from '../embedded.js';
 import { parseCorruptions, parseSeverities } from './corrupt.js';

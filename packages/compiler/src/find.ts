@@ -1,4 +1,4 @@
-import type { LayerSource } from '@edgetta/core';
+import type { LayerSource, SiteCounts, SiteKind } from '@edgetta/core';
 import { attrFloat, attrInt, tensorDims, tensorToFloat32, type Model, type Node, type TensorProto } from '@edgetta/onnx';
 
 /** A BatchNormalization node found in a model, with its source parameters. */
@@ -11,6 +11,24 @@ export interface BatchNormSite extends Omit<LayerSource, 'rank'> {
 }
 
 const NORM_LIKE = /norm|LRN|MeanVarianceNormalization/i;
+
+/** The native ONNX op of each site kind (decomposed exporter patterns come with their finders). */
+const SITE_OPS: Record<string, SiteKind> = {
+  BatchNormalization: 'batch-norm',
+  LayerNormalization: 'layer-norm',
+  GroupNormalization: 'group-norm',
+  InstanceNormalization: 'instance-norm',
+};
+
+/** Counts the model's normalization sites by kind (default-domain ops; nothing is validated). */
+export function surveySites(model: Model): SiteCounts {
+  const found: SiteCounts = {};
+  for (const n of model.graph.nodes) {
+    const kind = SITE_OPS[n.opType];
+    if (kind && (n.domain === '' || n.domain === 'ai.onnx')) found[kind] = (found[kind] ?? 0) + 1;
+  }
+  return found;
+}
 
 /**
  * Finds every BatchNormalization node with its scale, bias, mean and variance (initializers or

@@ -1,8 +1,7 @@
 import type { Ops } from '@edgetta/core';
+import { STOP_GRADIENT } from '@edgetta/autodiff';
 import { f, float32Tensor, type GraphBuilder } from '@edgetta/onnx';
 
-/** Name fragment of the Identity nodes that stop gradients (read by the autodiff). */
-export const STOP_GRADIENT = 'StopGradient';
 
 /**
  * The ONNX emitter of {@link Ops}: every call appends nodes to the graph being compiled and returns
@@ -20,8 +19,6 @@ export interface OnnxOpsLayer {
    */
   fastBatchStats: boolean;
 }
-
-let uniqueFill = 0;
 
 export class OnnxOps implements Ops<string> {
   constructor(
@@ -77,7 +74,7 @@ export class OnnxOps implements Ops<string> {
   /** A new [C] initializer whose values no other initializer has (see batchNormTrain). */
   private fresh(): string {
     const c = this.layer!.channels;
-    const value = 1 + (uniqueFill++ % 1_000_000) / 64;
+    const value = 1 + (this.b.serial() % 1_000_000) / 64;
     return this.b.initializer(`${this.scope}/bn_running`, new Float32Array(c).fill(value), [c]);
   }
 

@@ -1,5 +1,6 @@
 export * from './ops.js';
 export * from './method.js';
+export * from './sites.js';
 export * from './registry.js';
 export * from './reference.js';
 export * from './state.js';

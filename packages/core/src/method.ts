@@ -1,4 +1,5 @@
 import type { Ops } from './ops.js';
+import type { Applicability } from './sites.js';
 
 /** What a method knows about one normalization layer of the model. */
 export interface LayerInfo {
@@ -218,6 +219,11 @@ export interface MethodDefinition<O extends object = Record<string, number>> {
   paper: string;
   defaults: Readonly<O>;
   optionSpecs: { readonly [K in keyof O]: OptionSpec };
+  /**
+   * What the method adapts: the normalization site kinds it needs (the session refuses a model
+   * without any, naming the kinds found and the methods that apply). @defaultValue { sites: ['batch-norm'] }
+   */
+  appliesTo?: Applicability;
   /** Smallest batch size the method supports, with the reason and what works instead. */
   minBatchSize?: { size: number; reason: string };
   /** Initial per-layer state from the source parameters. */

@@ -39,3 +39,21 @@ export class MapStateStore implements StateStore {
     for (const [k, v] of Object.entries(entries)) this.map.set(k, v.slice());
   }
 }
+
+/**
+ * Thrown by the host when a pass would write a non-finite value into the state: the write is
+ * refused and the state is unchanged. Methods that batch several passes into one update (RoTTA)
+ * recognise it with {@link isRejectedState} and roll their own earlier writes back.
+ */
+export class RejectedStateError extends Error {
+  readonly code = 'edgetta.rejected-state';
+  constructor(message: string, readonly key: string) {
+    super(message);
+    this.name = 'RejectedStateError';
+  }
+}
+
+/** True for a {@link RejectedStateError}, also one thrown by another copy of this package. */
+export function isRejectedState(e: unknown): e is RejectedStateError {
+  return !!e && typeof e === 'object' && (e as { code?: unknown }).code === 'edgetta.rejected-state';
+}

@@ -11,6 +11,7 @@ export type AttrInput = number | number[] | string | Attr;
 export class GraphBuilder {
   private readonly used = new Set<string>();
   private readonly constCache = new Map<string, string>();
+  private serialCount = 0;
 
   constructor(readonly model: Model, readonly prefix = 'edgetta') {
     const g = model.graph;
@@ -22,6 +23,11 @@ export class GraphBuilder {
     for (const k of g.initializers.keys()) this.used.add(k);
     for (const v of g.inputs) this.used.add(v.name);
     for (const v of g.outputs) this.used.add(v.name);
+  }
+
+  /** 0, 1, 2, ... per builder: distinct values for one graph, independent of what else the process built. */
+  serial(): number {
+    return this.serialCount++;
   }
 
   get graph(): Graph {

@@ -211,3 +211,6 @@ export function attrString(n: Node, name: string, fallback: string): string {
   const a = n.attrs[name];
   return a && a.kind === 'string' ? a.value : fallback;
 }
+
+/** Metadata key under which importers record the image input's layout ('NHWC' for Keras models). */
+export const INPUT_LAYOUT_KEY = 'edgetta.input_layout';

@@ -54,6 +54,28 @@ export function smallCnn(seed = 1, opts: { size?: number; classes?: number; opse
   return encodeModel(m);
 }
 
+/**
+ * A small random CNN without any normalization layer (as `torch.onnx.export` writes a model whose
+ * BatchNorm was folded into its convolutions): Conv-Relu, Conv-Relu (stride 2), GlobalAveragePool,
+ * Flatten, Gemm; `norm` inserts one LayerNormalization (opset 17) on the pooled features.
+ * Input `x` [N, 3, size, size], output `logits` [N, classes]. Returns ONNX bytes.
+ */
+export function plainCnn(seed = 1, opts: { size?: number; classes?: number; layerNorm?: boolean } = {}): Uint8Array {
+  const { size = 8, classes = 5, layerNorm = false } = opts;
+  const rng = new Rng(seed);
+  const m = emptyModel(layerNorm ? 17 : 13);
+  const b = new GraphBuilder(m, 'm');
+  const x = b.input({ name: 'x', elemType: 1, shape: ['N', 3, size, size] });
+  let h = b.op('Relu', [conv(b, rng, x, 3, 8, 3)]);
+  h = b.op('Relu', [conv(b, rng, h, 8, 8, 3, 2)]);
+  h = b.op('Flatten', [b.op('GlobalAveragePool', [h])], { axis: 1 });
+  if (layerNorm) h = b.op('LayerNormalization', [h, b.initializer('ln_g', randn(rng, 8, 0.2, 1), [8]), b.initializer('ln_b', randn(rng, 8, 0.1), [8])], { axis: -1, epsilon: f(1e-5) });
+  const w = b.initializer('fc_w', randn(rng, classes * 8, 0.5), [classes, 8]);
+  const bias = b.initializer('fc_b', randn(rng, classes, 0.1), [classes]);
+  b.output(b.op('Gemm', [h, w, bias], { transB: 1 }), 'logits', ['N', classes]);
+  return encodeModel(m);
+}
+
 /** A model with normalization but no BatchNormalization (InstanceNormalization), for error tests. */
 export function instanceNormModel(): Uint8Array {
   const rng = new Rng(3);

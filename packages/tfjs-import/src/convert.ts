@@ -1,4 +1,4 @@
-import { GraphBuilder, type Model, type ValueInfo } from '@edgetta/onnx';
+import { GraphBuilder, INPUT_LAYOUT_KEY, type Model, type ValueInfo } from '@edgetta/onnx';
 import { Converter, LayerContext, type Dim, type KTensor } from './context.js';
 import { layerConverters } from './layers/index.js';
 import { identity } from './layout.js';
@@ -9,7 +9,7 @@ import type { Weight } from './weights.js';
 export const IMPORT_OPSET = 15;
 
 /** Metadata key telling edgetta the layout of the model's image input. */
-export const INPUT_LAYOUT_KEY = 'edgetta.input_layout';
+export { INPUT_LAYOUT_KEY };
 
 export interface ConvertOptions {
   /** Names the model in errors. */

@@ -10,7 +10,7 @@
 import { expose, transfer, type Endpoint } from 'comlink/dist/esm/comlink.mjs';
 import { Tensor } from 'onnxruntime-common';
 import { AdaptiveSession, type SessionSnapshot } from '@edgetta/sdk';
-import type { EngineOptions } from '@edgetta/runtime';
+import type { EngineOptions } from '@edgetta/engine';
 import type { HostApi, SessionInfo, WireCreateOptions, WireFeeds, WireModel, WorkerSessionStats } from './protocol.js';
 import { ServingLane } from './serve.js';
 import { fromWire, toWire, type TensorLike } from './tensors.js';

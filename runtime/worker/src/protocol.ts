@@ -4,7 +4,7 @@
  * no proxies) crosses, so comlink stays replaceable.
  */
 import type { AdaptiveSessionOptions, SessionSnapshot, SessionStats } from '@edgetta/sdk';
-import type { WasmAssets } from '@edgetta/runtime';
+import type { WasmAssets } from '@edgetta/engine';
 
 /** Tensor element arrays onnxruntime returns for CPU tensors. */
 export type WireData =

@@ -1,4 +1,4 @@
-import { decodeModel, type Model } from '@edgetta/onnx';
+import { decodeModel, INPUT_LAYOUT_KEY, type Model } from '@edgetta/onnx';
 import type { ImageLayout } from '@edgetta/core';
 
 /**
@@ -26,8 +26,7 @@ export async function loadModel(model: ModelSource): Promise<{ ir: Model; source
   return { ir: decodeModel(bytes, source), source };
 }
 
-/** Metadata key under which importers record the image input's layout. */
-export const INPUT_LAYOUT_KEY = 'edgetta.input_layout';
+export { INPUT_LAYOUT_KEY };
 
 /** The layout of the model's main input: 'NHWC' when its metadata says so (imported Keras models), else NCHW. */
 export function inputLayoutOf(model: Model): ImageLayout {

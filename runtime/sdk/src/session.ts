@@ -1,20 +1,25 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import {
+  applies,
+  describeSites,
   getMethod,
+  listMethods,
   layerKey,
   MapStateStore,
+  RejectedStateError,
   resolveOptions,
   type Batch,
   type LayerSource,
   type MethodDefinition,
   type ModelInfo,
+  type SiteCounts,
   type PassOutput,
   type StepContext,
   type UpdateReport,
 } from '@edgetta/core';
-import { compilePass, findBatchNorms, probeModel, type BatchNormSite, type CompiledPass } from '@edgetta/compiler';
+import { compilePass, findBatchNorms, probeModel, surveySites, type BatchNormSite, type CompiledPass } from '@edgetta/compiler';
 import type { Model, ValueInfo } from '@edgetta/onnx';
-import { resolveEngine, type Engine, type EngineInfo, type EngineOptions } from '@edgetta/runtime';
+import { resolveEngine, type Engine, type EngineInfo, type EngineOptions } from '@edgetta/engine';
 import { registerBuiltinMethods } from './builtins.js';
 import { inputLayoutOf, loadModel, type ModelSource } from './load.js';
 import { blendWithSource, Guard, resolveGuard, type GuardOptions, type GuardStats } from './guard.js';
@@ -130,7 +135,9 @@ export class AdaptiveSession {
     const def = typeof options.method === 'object' && options.method !== null ? options.method : getMethod(options.method ?? 'norm');
     const resolved = resolveOptions(def, options.methodOptions);
     const { ir, source } = await loadModel(model);
-    const sites = findBatchNorms(ir, source);
+    const found = surveySites(ir);
+    assertApplies(def, found, source);
+    const sites = found['batch-norm'] ? findBatchNorms(ir, source) : [];
     const engine = await resolveEngine(options);
     const layers = await probeLayers(engine, ir, sites, source);
     const passes = new Map<string, PassRuntime>();
@@ -364,7 +371,7 @@ export class AdaptiveSession {
     for (const s of p.compiled.stateOutputs) {
       const data = result[s.name].data as Float32Array;
       for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i])) throw new Error(`pass '${name}' produced a non-finite value in state '${s.key}'; the update was rejected and the state is unchanged`);
+        if (!Number.isFinite(data[i])) throw new RejectedStateError(`pass '${name}' produced a non-finite value in state '${s.key}'; the update was rejected and the state is unchanged`, s.key);
       }
       this.store.set(s.key, data.slice());
     }
@@ -478,6 +485,19 @@ export class AdaptiveSession {
   }
 }
 
+/** Refuses a model the method cannot adapt, naming the site kinds found and the methods that apply. */
+function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string): void {
+  if (applies(def.appliesTo, found)) return;
+  const wanted = def.appliesTo?.sites ?? ['batch-norm'];
+  const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found));
+  const none = describeSites(found) === 'no normalization layer';
+  throw new Error(
+    `${source}: method '${def.name}' adapts ${(wanted as readonly string[]).join(' or ')} sites, and this model has ${describeSites(found)}` +
+      (none ? ' (was BatchNormalization folded into the convolutions at export? torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False) keeps it)' : '') +
+      `; methods that apply to this model: ${fitting.join(', ') || '(none)'}`,
+  );
+}
+
 /** The default `infer`: the method's 'predict' pass from the current state. */
 function inferWithPredict(ctx: StepContext<any>, method: string, passes: string[]): Promise<PassOutput> {
   if (!passes.includes('predict')) {
@@ -509,12 +529,16 @@ async function probeLayers(engine: Engine, model: Model, sites: BatchNormSite[],
     if (i === 0) return 1;
     throw new Error(`${source}: input '${input.name}' has a symbolic dimension ${i} ('${d}'); only the batch dimension may be dynamic`);
   });
+  for (const inp of model.graph.inputs) {
+    if (inp.elemType !== 1) throw new Error(`${source}: input '${inp.name}' is ${inp.elemType}; edgetta adapts models with float32 inputs`);
+  }
+  // Nothing to probe (e.g. `source` on a model without normalization layers).
+  if (sites.length === 0) return [];
   const { bytes, outputs } = probeModel(model, sites);
   const session = await engine.createSession(bytes);
   try {
     const feeds: Record<string, Tensor> = {};
     for (const inp of model.graph.inputs) {
-      if (inp.elemType !== 1) throw new Error(`${source}: input '${inp.name}' is ${inp.elemType}; edgetta adapts models with float32 inputs`);
       const d = inp === input ? dims : (inp.shape ?? []).map((x) => (typeof x === 'number' ? x : 1));
       feeds[inp.name] = new engine.ort.Tensor('float32', new Float32Array(d.reduce((a, b) => a * b, 1)), d);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveEngine } from '@edgetta/runtime';
+import { resolveEngine } from '@edgetta/engine';
 
 describe('onnxruntime-web engine options in Node.js', () => {
   it('rejects a malformed wasm location before loading any runtime', async () => {

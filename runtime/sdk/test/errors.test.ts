@@ -21,7 +21,7 @@ describe('bad input gets a clear error and changes nothing', () => {
 
   it('a model without BatchNormalization names its norm-like ops', async () => {
     await expect(AdaptiveSession.create(instanceNormModel(), { method: 'norm' })).rejects.toThrow(
-      /no BatchNormalization node.*InstanceNormalization x1/,
+      /method .norm. adapts batch-norm sites, and this model has instance-norm x1; methods that apply to this model: source/,
     );
   });
 
