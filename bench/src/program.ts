@@ -13,6 +13,7 @@ export interface CommandModule {
 export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   corrupt: () => import('./commands/corrupt.js'),
   bench: () => import('./commands/bench.js'),
+  report: () => import('./commands/report.js'),
 };
 
 /** Builds the program with every registered subcommand. */
