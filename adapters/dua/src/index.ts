@@ -54,13 +54,12 @@ export const dua: MethodDefinition<DuaOptions> = {
   },
   async step(ctx) {
     const { options: o, batch } = ctx;
-    const counter = ctx.state.get('dua.t');
     // Imported Keras models take NHWC batches: augment in CHW, feed the views back as NHWC.
     const nhwc = batch.layout === 'NHWC';
     const [n, c, h, w] = nhwc ? [batch.dims[0], batch.dims[3], batch.dims[1], batch.dims[2]] : batch.dims;
     const per = c * h * w;
     for (let i = 0; i < n; i++) {
-      const t = counter[0] + 1;
+      const t = ctx.state.get('dua.t')[0] + 1;
       if (o.maxUpdates > 0 && t > o.maxUpdates) break;
       // One generator per image index keeps the views reproducible across batch splits.
       const rng = new Rng((o.seed * 1_000_003 + t) | 0);
@@ -68,7 +67,7 @@ export const dua: MethodDefinition<DuaOptions> = {
       const views = augmentCopies(nhwc ? hwcToChw(image, c, h, w) : image, c, h, w, o.copies, rng);
       const input = nhwc ? { data: chwToNhwc(views, o.copies, c, h, w), dims: [o.copies, h, w, c], layout: batch.layout } : { data: views, dims: [o.copies, c, h, w] };
       await ctx.run('update', { input, hyper: { momentum: o.m0 * Math.pow(o.omega, t) + o.mMin } });
-      counter[0] = t;
+      ctx.state.set('dua.t', Float32Array.of(t));
     }
     return ctx.run('predict');
   },

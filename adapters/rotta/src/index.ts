@@ -105,12 +105,23 @@ function stateInit(o: RottaOptions, model?: ModelInfo): Record<string, Float32Ar
   };
 }
 
-/** The bank as views of the store's arrays (mutated in place; the host copies the store around every run). */
+/**
+ * The bank as writable views of the store's entries. The images are written one slot at a time
+ * through `state.write`, so rolling a failed run back restores the slots it overwrote, never a copy
+ * of the bank; the small label, uncertainty, age and count arrays are journaled whole.
+ */
 function bankOf(state: StateStore, capacity: number, per: number): Bank {
   let x = state.get('rotta.mem.x');
   if (x.length === 0) state.set('rotta.mem.x', (x = new Float32Array(capacity * per)));
   else if (x.length !== capacity * per) throw new Error(`rotta: the memory holds images of ${x.length / capacity} values, this batch has ${per} per image; reset() before changing the input size`);
-  return { x, y: state.get('rotta.mem.y'), u: state.get('rotta.mem.u'), age: state.get('rotta.mem.age'), count: state.get('rotta.mem.count') };
+  return {
+    x,
+    writeSlot: (slot) => state.write('rotta.mem.x', slot * per, (slot + 1) * per),
+    y: state.write('rotta.mem.y'),
+    u: state.write('rotta.mem.u'),
+    age: state.write('rotta.mem.age'),
+    count: state.write('rotta.mem.count'),
+  };
 }
 
 const STAT_KEYS = ['t.mean', 't.variance', 's.mean', 's.variance'];
@@ -123,9 +134,9 @@ async function update(ctx: StepContext<RottaOptions>, bank: Bank, image: [number
   const per = c * h * w;
   const xm = bank.x.slice(0, m * per);
   const weights = timeliness(bank, o.capacity);
-  const seq = ctx.state.get('rotta.updates');
-  const rng = new Rng((o.seed * 1_000_003 + seq[0]) | 0);
-  seq[0] += 1;
+  const seq = ctx.state.get('rotta.updates')[0];
+  const rng = new Rng((o.seed * 1_000_003 + seq) | 0);
+  ctx.state.set('rotta.updates', Float32Array.of(seq + 1));
   const nhwc = ctx.batch.layout === 'NHWC';
   const feed = (data: Float32Array): Batch => (nhwc ? { data: nchwToNhwc(data, m, c, h, w), dims: [m, h, w, c], layout: 'NHWC' } : { data, dims: [m, c, h, w], layout: ctx.batch.layout });
   // The passes replace these entries with new arrays, so keeping the references is a backup.
@@ -219,7 +230,7 @@ export const rotta: MethodDefinition<RottaOptions> = {
     const bank = bankOf(ctx.state, o.capacity, per);
     const cfg: BankConfig = { capacity: o.capacity, classes, lambdaT: o.lambdaT, lambdaU: o.lambdaU };
     const p = softmaxRows(z.data, n, classes);
-    const counter = ctx.state.get('rotta.counter');
+    const counter = ctx.state.write('rotta.counter');
     const reports: UpdateReport[] = [];
     for (let i = 0; i < n; i++) {
       let u = 0;

@@ -11,8 +11,10 @@
  */
 
 export interface Bank {
-  /** [capacity * per] images, CHW. */
+  /** [capacity * per] images, CHW (read-only: slots are written through `writeSlot`). */
   x: Float32Array;
+  /** A writable view of one slot's image. */
+  writeSlot(slot: number): Float32Array;
   /** [capacity] pseudo-labels. */
   y: Float32Array;
   /** [capacity] uncertainties (teacher entropy). */
@@ -39,7 +41,8 @@ export type InsertOutcome =
 
 /** An empty bank for images of `per` floats. */
 export function emptyBank(capacity: number, per: number): Bank {
-  return { x: new Float32Array(capacity * per), y: new Float32Array(capacity), u: new Float32Array(capacity), age: new Float32Array(capacity), count: new Float32Array(1) };
+  const x = new Float32Array(capacity * per);
+  return { x, writeSlot: (slot) => x.subarray(slot * per, (slot + 1) * per), y: new Float32Array(capacity), u: new Float32Array(capacity), age: new Float32Array(capacity), count: new Float32Array(1) };
 }
 
 /** s(age, u) = lambdaT * sigmoid(age / N) + lambdaU * u / ln K. */
@@ -107,7 +110,7 @@ export function insert(bank: Bank, c: BankConfig, item: { x: ArrayLike<number>; 
 
 /** Writes the item into `slot` with age 0, then ages everyone (the new item too). */
 function place(bank: Bank, per: number, item: { x: ArrayLike<number>; y: number; u: number }, slot: number, outcome: InsertOutcome): InsertOutcome {
-  bank.x.set(item.x, slot * per);
+  bank.writeSlot(slot).set(item.x);
   bank.y[slot] = item.y;
   bank.u[slot] = item.u;
   bank.age[slot] = 0;

@@ -168,11 +168,21 @@ export function classCount(model: ModelInfo | undefined): number | undefined {
   return typeof k === 'number' ? k : undefined;
 }
 
-/** Named Float32Array state. Keys are `layer.<i>.<name>` for layer state and free-form for method state. */
+/**
+ * Named Float32Array state. Keys are `layer.<i>.<name>` for layer state and free-form for method
+ * state. The rule that makes rollback cheap: an array returned by `get` is never mutated. A method
+ * replaces an entry with `set`, or changes part of it in place through `write`, which hands out a
+ * mutable view and lets the host keep only the overwritten range for rollback (a memory bank's
+ * one slot, not the bank).
+ */
 export interface StateStore {
+  /** The entry, read-only by the rule above. */
   get(key: string): Float32Array;
   has(key: string): boolean;
+  /** Replaces the entry (the array is owned by the store from now on). */
   set(key: string, value: Float32Array): void;
+  /** A mutable view of elements [start, end) of the entry (default the whole entry). */
+  write(key: string, start?: number, end?: number): Float32Array;
   keys(): string[];
 }
 

@@ -216,16 +216,18 @@ export class AdaptiveSession {
     if (this.busy) throw new Error('run: the previous run() has not finished; await it before calling run() again');
     const ctx = this.context(feeds, checkMinBatch);
     const batch = ctx.batch;
-    const before = this.store.snapshot();
     const started = now();
     this.busy = true;
     try {
-      const out = await this.def.step(ctx);
+      // Atomic: a step that throws (or whose answer cannot be blended) leaves the state as it was.
+      const { out, outputs } = await this.transaction(true, async () => {
+        const out = await this.def.step(ctx);
+        return { out, outputs: await this.blend(feeds, out.outputs as Record<string, Tensor>, out.logits) };
+      });
       if (out.update) {
         this.lastUpdate = out.update;
         this.updates[out.update.applied ? 'applied' : 'skipped']++;
       }
-      const outputs = await this.blend(feeds, out.outputs as Record<string, Tensor>, out.logits);
       this.batches++;
       this.samples += batch.dims[0] ?? 0;
       this.lastEntropy = meanEntropy(out.logits.data, out.logits.dims);
@@ -240,12 +242,29 @@ export class AdaptiveSession {
         if (out.update) this.lastUpdate = out.update;
       }
       return outputs;
-    } catch (e) {
-      this.store.replace(before);
-      throw e;
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * Runs `fn` in a state transaction: on error every state change it made is undone, and with
+   * `keep` false also on success (answering without adapting). The store journals only what was
+   * written (replaced arrays by reference, ranges written in place by copy), so this costs what the
+   * step changed, not the size of the state (a RoTTA memory bank is never copied).
+   */
+  private async transaction<R>(keep: boolean, fn: () => Promise<R>): Promise<R> {
+    this.store.begin();
+    let result: R;
+    try {
+      result = await fn();
+    } catch (e) {
+      this.store.rollback();
+      throw e;
+    }
+    if (keep) this.store.commit();
+    else this.store.rollback();
+    return result;
   }
 
   /**
@@ -269,11 +288,11 @@ export class AdaptiveSession {
     const main = feeds[name];
     const n = main.dims[0];
     if (n >= window.length) return this.runBatch(feeds, true);
-    const saved = ['window.x', 'window.count', 'window.fresh'].map((k) => [k, this.store.get(k).slice()] as const);
-    const w = window.push(this.store, main.data as Float32Array, n);
     const T = this.engine.ort.Tensor;
-    const windowFeeds = { [name]: new T('float32', w.data, [w.count, ...main.dims.slice(1)]) as Tensor };
-    try {
+    // The window's push and the step on it are one transaction (the inner runs nest in it).
+    return this.transaction(true, async () => {
+      const w = window.push(this.store, main.data as Float32Array, n);
+      const windowFeeds = { [name]: new T('float32', w.data, [w.count, ...main.dims.slice(1)]) as Tensor };
       const min = this.def.minBatchSize?.size ?? 1;
       let out: Record<string, Tensor>;
       if (w.adapt && w.count >= min) {
@@ -292,24 +311,21 @@ export class AdaptiveSession {
         rows[k] = new T('float32', (t.data as Float32Array).slice((w.count - n) * per), [n, ...t.dims.slice(1)]) as Tensor;
       }
       return rows;
-    } catch (e) {
-      for (const [k, v] of saved) this.store.set(k, v);
-      throw e;
-    }
+    });
   }
 
   private async inferBatch(feeds: Record<string, Tensor>, checkMinBatch: boolean): Promise<Record<string, Tensor>> {
     this.assertOpen();
     if (this.busy) throw new Error('infer: the previous run() or infer() has not finished; await it first');
     const ctx = this.context(feeds, checkMinBatch);
-    const before = this.store.snapshot();
     this.busy = true;
     try {
-      const out = this.def.infer ? await this.def.infer(ctx) : await inferWithPredict(ctx, this.def.name, [...this.passes.keys()]);
-      return await this.blend(feeds, out.outputs as Record<string, Tensor>, out.logits);
+      // Passes commit their state writes: the transaction undoes them.
+      return await this.transaction(false, async () => {
+        const out = this.def.infer ? await this.def.infer(ctx) : await inferWithPredict(ctx, this.def.name, [...this.passes.keys()]);
+        return this.blend(feeds, out.outputs as Record<string, Tensor>, out.logits);
+      });
     } finally {
-      // Passes commit their state writes (and methods may mutate state in place): undo both.
-      this.store.replace(before);
       this.busy = false;
     }
   }
@@ -402,7 +418,6 @@ export class AdaptiveSession {
     for (const f of batches) validateFeeds(f, this.modelInputs, min ? { ...min, method: this.def.name } : undefined);
     const main = this.modelInputs[0].name;
     const list: Batch[] = batches.map((f) => ({ data: f[main].data as Float32Array, dims: f[main].dims }));
-    const before = this.store.snapshot();
     this.busy = true;
     try {
       const ctx: StepContext<any> = {
@@ -413,16 +428,13 @@ export class AdaptiveSession {
         step: this.batches,
         run: (pass, args) => this.runPass(pass, batches[0], args?.input, args?.hyper, args?.inputs),
       };
-      const entries = await this.def.calibrate(ctx, list);
-      this.store.replace(before);
+      // The calibration's own passes change nothing; only the entries it returns are kept.
+      const entries = await this.transaction(false, () => this.def.calibrate!(ctx, list));
       for (const [k, v] of Object.entries(entries)) {
         if (!this.store.has(k) || this.store.get(k).length !== v.length) throw new Error(`calibrate: method '${this.def.name}' returned state '${k}' that its initial state does not have (or of another length)`);
-        this.store.set(k, v.slice());
       }
+      for (const [k, v] of Object.entries(entries)) this.store.set(k, v.slice());
       this.calibrated = Object.fromEntries(Object.entries(entries).map(([k, v]) => [k, v.slice()]));
-    } catch (e) {
-      this.store.replace(before);
-      throw e;
     } finally {
       this.busy = false;
     }

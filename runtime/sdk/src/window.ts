@@ -26,9 +26,9 @@ export class SampleWindow {
    * adapts on it and calls `adapted`).
    */
   push(store: StateStore, data: Float32Array, n: number): { data: Float32Array; count: number; adapt: boolean } {
-    const x = store.get('window.x');
-    const count = store.get('window.count');
-    const fresh = store.get('window.fresh');
+    const x = store.write('window.x');
+    const count = store.write('window.count');
+    const fresh = store.write('window.fresh');
     const per = this.sampleSize;
     const keep = Math.min(n, this.length);
     const held = Math.min(count[0], this.length - keep);
@@ -41,6 +41,6 @@ export class SampleWindow {
   }
 
   adapted(store: StateStore): void {
-    store.get('window.fresh')[0] = 0;
+    store.set('window.fresh', new Float32Array(1));
   }
 }
