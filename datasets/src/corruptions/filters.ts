@@ -1,3 +1,4 @@
+// Over ~350 lines: the separable and 2-D image filters the corruptions share (Gaussian, box, median, motion kernels); each is a few lines and they share one buffer layout.
 /**
  * Linear filters with the exact border and kernel conventions of the libraries the reference calls:
  * scipy.ndimage (via skimage.filters.gaussian) and OpenCV's filter2D.

@@ -1,3 +1,4 @@
+// Over ~350 lines: the tfjs gradient oracle is one table mapping each ONNX op to its tfjs implementation; one entry per op keeps it greppable.
 /**
  * A small tfjs interpreter of ONNX graphs: the gradient oracle of the autodiff tests (import it as
  * '@edgetta/testing/tfjs'; it loads the tfjs umbrella package, whose gradients are registered). It evaluates

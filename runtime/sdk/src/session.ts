@@ -1,30 +1,33 @@
-import type { InferenceSession, Tensor } from 'onnxruntime-common';
+/**
+ * AdaptiveSession, the public facade. Longer than our ~350-line guide because it is one class whose
+ * public methods (run, infer, calibrate, snapshot/restore/reset, dispose) share its private state;
+ * the parts with a job of their own live beside it: model preparation (prepare.ts), pass execution
+ * (pass.ts), guards (guard.ts), the single-sample window (window.ts), feed validation (validate.ts).
+ */
+import type { Tensor } from 'onnxruntime-common';
 import {
-  applies,
-  describeSites,
   getMethod,
-  listMethods,
   layerKey,
   MapStateStore,
-  RejectedStateError,
   resolveOptions,
   type Batch,
   type LayerSource,
   type MethodDefinition,
   type ModelInfo,
-  type SiteCounts,
   type PassOutput,
   type StepContext,
   type UpdateReport,
 } from '@edgetta/core';
-import { compilePass, findBatchNorms, probeModel, surveySites, type BatchNormSite, type CompiledPass } from '@edgetta/compiler';
-import type { Model, ValueInfo } from '@edgetta/onnx';
+import { compilePass, findBatchNorms, surveySites } from '@edgetta/compiler';
+import type { ValueInfo } from '@edgetta/onnx';
 import { resolveEngine, type Engine, type EngineInfo, type EngineOptions } from '@edgetta/engine';
 import { registerBuiltinMethods } from './builtins.js';
 import { inputLayoutOf, loadModel, type ModelSource } from './load.js';
 import { blendWithSource, Guard, resolveGuard, type GuardOptions, type GuardStats } from './guard.js';
 import { meanEntropy } from './metrics.js';
 import { SampleWindow } from './window.js';
+import { runPass, type PassRuntime } from './pass.js';
+import { assertApplies, probeLayers, stateDimsOf } from './prepare.js';
 import { validateFeeds } from './validate.js';
 
 export interface AdaptiveSessionOptions extends EngineOptions {
@@ -79,11 +82,6 @@ export interface SessionSnapshot {
   batches: number;
   samples: number;
   state: Record<string, Float32Array>;
-}
-
-interface PassRuntime {
-  compiled: CompiledPass;
-  session: InferenceSession;
 }
 
 /**
@@ -358,50 +356,10 @@ export class AdaptiveSession {
     };
   }
 
-  private async runPass(name: string, userFeeds: Record<string, Tensor>, input?: Batch, hyper?: Record<string, number>, inputs?: Record<string, Batch>): Promise<PassOutput> {
+  private runPass(name: string, userFeeds: Record<string, Tensor>, input?: Batch, hyper?: Record<string, number>, inputs?: Record<string, Batch>): Promise<PassOutput> {
     const p = this.passes.get(name);
     if (!p) throw new Error(`method '${this.def.name}' ran unknown pass '${name}'; its passes: ${[...this.passes.keys()].join(', ')}`);
-    const { Tensor: T } = this.engine.ort;
-    const feeds: Record<string, Tensor> = { ...userFeeds };
-    if (input) feeds[this.modelInputs[0].name] = new T('float32', input.data, input.dims);
-    for (const s of p.compiled.stateInputs) feeds[s.name] = new T('float32', this.store.get(s.key), s.dims);
-    for (const [h, inputName] of Object.entries(p.compiled.hyperInputs)) {
-      const v = hyper?.[h];
-      if (v === undefined || !Number.isFinite(v)) throw new Error(`pass '${name}' needs a finite value for '${h}'`);
-      feeds[inputName] = new T('float32', Float32Array.of(v), []);
-    }
-    // A pass with a loss: method-level state and per-run tensors in; loss, gradients, extras out.
-    const grad = p.compiled.grad;
-    for (const s of grad?.stateInputs ?? []) {
-      const v = this.store.get(s.key);
-      feeds[s.name] = new T('float32', v, [v.length]);
-    }
-    for (const r of grad?.inputs ?? []) {
-      const v = inputs?.[r.key];
-      if (!v) throw new Error(`pass '${name}' needs the per-run input '${r.key}' (ctx.run('${name}', { inputs: { ${r.key}: ... } }))`);
-      feeds[r.name] = new T('float32', v.data, v.dims);
-    }
-    const gradFetches = grad ? [grad.loss, ...grad.grads.map((g) => g.name), ...grad.extras.map((x) => x.name)] : [];
-    const fetches = [...p.compiled.modelOutputs, ...p.compiled.stateOutputs.map((s) => s.name), ...gradFetches];
-    const result = await p.session.run(feeds, fetches);
-    for (const s of p.compiled.stateOutputs) {
-      const data = result[s.name].data as Float32Array;
-      for (let i = 0; i < data.length; i++) {
-        if (!Number.isFinite(data[i])) throw new RejectedStateError(`pass '${name}' produced a non-finite value in state '${s.key}'; the update was rejected and the state is unchanged`, s.key);
-      }
-      this.store.set(s.key, data.slice());
-    }
-    const outputs: Record<string, Tensor> = {};
-    for (const o of p.compiled.modelOutputs) outputs[o] = result[o];
-    const first = outputs[p.compiled.modelOutputs[0]];
-    const out: PassOutput = { outputs, logits: { data: first.data as Float32Array, dims: first.dims } };
-    if (grad) {
-      const copy = (v: string) => (result[v].data as Float32Array).slice();
-      out.loss = copy(grad.loss)[0];
-      out.grads = Object.fromEntries(grad.grads.map((g) => [g.key, copy(g.name)]));
-      out.extras = Object.fromEntries(grad.extras.map((x) => [x.key, { data: copy(x.name), dims: result[x.name].dims }]));
-    }
-    return out;
+    return runPass(p, { name, ort: this.engine.ort, store: this.store, mainInput: this.modelInputs[0].name }, userFeeds, { input, hyper, inputs });
   }
 
   /**
@@ -497,19 +455,6 @@ export class AdaptiveSession {
   }
 }
 
-/** Refuses a model the method cannot adapt, naming the site kinds found and the methods that apply. */
-function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string): void {
-  if (applies(def.appliesTo, found)) return;
-  const wanted = def.appliesTo?.sites ?? ['batch-norm'];
-  const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found));
-  const none = describeSites(found) === 'no normalization layer';
-  throw new Error(
-    `${source}: method '${def.name}' adapts ${(wanted as readonly string[]).join(' or ')} sites, and this model has ${describeSites(found)}` +
-      (none ? ' (was BatchNormalization folded into the convolutions at export? torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False) keeps it)' : '') +
-      `; methods that apply to this model: ${fitting.join(', ') || '(none)'}`,
-  );
-}
-
 /** The default `infer`: the method's 'predict' pass from the current state. */
 function inferWithPredict(ctx: StepContext<any>, method: string, passes: string[]): Promise<PassOutput> {
   if (!passes.includes('predict')) {
@@ -520,46 +465,4 @@ function inferWithPredict(ctx: StepContext<any>, method: string, passes: string[
 
 function now(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
-}
-
-function stateDimsOf(def: MethodDefinition<any>, layers: LayerSource[], options: Record<string, number | boolean>): Record<string, number[]> {
-  const dims: Record<string, number[]> = {};
-  for (const layer of layers) {
-    const s = def.initLayerState?.(layer, options) ?? {};
-    const shapes = def.layerStateDims?.(layer, options) ?? {};
-    for (const [k, v] of Object.entries(s)) dims[layerKey(layer.index, k)] = shapes[k] ?? [v.length];
-  }
-  return dims;
-}
-
-/** Runs the model once on a zero batch to learn every normalization layer's input rank. */
-async function probeLayers(engine: Engine, model: Model, sites: BatchNormSite[], source: string): Promise<LayerSource[]> {
-  const input = model.graph.inputs[0];
-  if (!input?.shape) throw new Error(`${source}: the model's input '${input?.name}' has no declared shape`);
-  const dims = input.shape.map((d, i) => {
-    if (typeof d === 'number') return d;
-    if (i === 0) return 1;
-    throw new Error(`${source}: input '${input.name}' has a symbolic dimension ${i} ('${d}'); only the batch dimension may be dynamic`);
-  });
-  for (const inp of model.graph.inputs) {
-    if (inp.elemType !== 1) throw new Error(`${source}: input '${inp.name}' is ${inp.elemType}; edgetta adapts models with float32 inputs`);
-  }
-  // Nothing to probe (e.g. `source` on a model without normalization layers).
-  if (sites.length === 0) return [];
-  const { bytes, outputs } = probeModel(model, sites);
-  const session = await engine.createSession(bytes);
-  try {
-    const feeds: Record<string, Tensor> = {};
-    for (const inp of model.graph.inputs) {
-      const d = inp === input ? dims : (inp.shape ?? []).map((x) => (typeof x === 'number' ? x : 1));
-      feeds[inp.name] = new engine.ort.Tensor('float32', new Float32Array(d.reduce((a, b) => a * b, 1)), d);
-    }
-    const res = await session.run(feeds, outputs);
-    return sites.map((s, i) => {
-      const { node: _n, input: _i, output: _o, ...rest } = s;
-      return { ...rest, rank: res[outputs[i]].dims.length, inputDims: [...res[outputs[i]].dims] };
-    });
-  } finally {
-    await session.release();
-  }
 }

@@ -1,0 +1,64 @@
+/**
+ * Model preparation for a session: which methods apply to the model's sites, the probe run that
+ * learns every site's input rank and dims, and the dims of each state entry.
+ */
+import type { Tensor } from 'onnxruntime-common';
+import { applies, describeSites, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
+import { probeModel, type BatchNormSite } from '@edgetta/compiler';
+import type { Model } from '@edgetta/onnx';
+import type { Engine } from '@edgetta/engine';
+
+/** Refuses a model the method cannot adapt, naming the site kinds found and the methods that apply. */
+export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string): void {
+  if (applies(def.appliesTo, found)) return;
+  const wanted = def.appliesTo?.sites ?? ['batch-norm'];
+  const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found));
+  const none = describeSites(found) === 'no normalization layer';
+  throw new Error(
+    `${source}: method '${def.name}' adapts ${(wanted as readonly string[]).join(' or ')} sites, and this model has ${describeSites(found)}` +
+      (none ? ' (was BatchNormalization folded into the convolutions at export? torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False) keeps it)' : '') +
+      `; methods that apply to this model: ${fitting.join(', ') || '(none)'}`,
+  );
+}
+
+export function stateDimsOf(def: MethodDefinition<any>, layers: LayerSource[], options: Record<string, number | boolean>): Record<string, number[]> {
+  const dims: Record<string, number[]> = {};
+  for (const layer of layers) {
+    const s = def.initLayerState?.(layer, options) ?? {};
+    const shapes = def.layerStateDims?.(layer, options) ?? {};
+    for (const [k, v] of Object.entries(s)) dims[layerKey(layer.index, k)] = shapes[k] ?? [v.length];
+  }
+  return dims;
+}
+
+/** Runs the model once on a zero batch to learn every normalization layer's input rank. */
+export async function probeLayers(engine: Engine, model: Model, sites: BatchNormSite[], source: string): Promise<LayerSource[]> {
+  const input = model.graph.inputs[0];
+  if (!input?.shape) throw new Error(`${source}: the model's input '${input?.name}' has no declared shape`);
+  const dims = input.shape.map((d, i) => {
+    if (typeof d === 'number') return d;
+    if (i === 0) return 1;
+    throw new Error(`${source}: input '${input.name}' has a symbolic dimension ${i} ('${d}'); only the batch dimension may be dynamic`);
+  });
+  for (const inp of model.graph.inputs) {
+    if (inp.elemType !== 1) throw new Error(`${source}: input '${inp.name}' is ${inp.elemType}; edgetta adapts models with float32 inputs`);
+  }
+  // Nothing to probe (e.g. `source` on a model without normalization layers).
+  if (sites.length === 0) return [];
+  const { bytes, outputs } = probeModel(model, sites);
+  const session = await engine.createSession(bytes);
+  try {
+    const feeds: Record<string, Tensor> = {};
+    for (const inp of model.graph.inputs) {
+      const d = inp === input ? dims : (inp.shape ?? []).map((x) => (typeof x === 'number' ? x : 1));
+      feeds[inp.name] = new engine.ort.Tensor('float32', new Float32Array(d.reduce((a, b) => a * b, 1)), d);
+    }
+    const res = await session.run(feeds, outputs);
+    return sites.map((s, i) => {
+      const { node: _n, input: _i, output: _o, ...rest } = s;
+      return { ...rest, rank: res[outputs[i]].dims.length, inputDims: [...res[outputs[i]].dims] };
+    });
+  } finally {
+    await session.release();
+  }
+}
