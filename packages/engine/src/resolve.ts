@@ -75,7 +75,7 @@ async function makeEngine(name: string, ort: OrtModule, options: EngineOptions):
       try {
         const session = await ort.InferenceSession.create(model, sessionOptions);
         initialized = true;
-        return session;
+        return tracked(session);
       } catch (e) {
         // Only the first session loads the WebAssembly files; later failures are the model's.
         throw initialized ? e : await explainWasmFailure(e, options.wasm);
@@ -102,7 +102,39 @@ function plainEngine(name: string, ort: OrtModule, options: EngineOptions, eps: 
   return {
     name,
     ort,
-    createSession: (model) => ort.InferenceSession.create(model, sessionOptions),
+    createSession: async (model) => tracked(await ort.InferenceSession.create(model, sessionOptions)),
     describe: () => ({ name, executionProviders: eps, threads: options.threads ?? 0 }),
   };
+}
+
+/* Live sessions per process, shared by every copy of this package (the registry's getGlobal trick). */
+const LIVE = Symbol.for('edgetta.engine.liveSessions');
+
+function counter(): { n: number } {
+  const g = globalThis as unknown as Record<symbol, { n: number } | undefined>;
+  return (g[LIVE] ??= { n: 0 });
+}
+
+/**
+ * onnxruntime sessions created through an engine and not yet released, in this process: the
+ * leak check of `AdaptiveSession` create / dispose cycles (as tfjs's `memory().numTensors`).
+ */
+export function liveSessions(): number {
+  return counter().n;
+}
+
+/** Counts the session as live until its first release(). */
+function tracked<S extends { release(): Promise<void> }>(session: S): S {
+  const c = counter();
+  c.n++;
+  const release = session.release.bind(session);
+  let released = false;
+  session.release = async () => {
+    if (!released) {
+      released = true;
+      c.n--;
+    }
+    return release();
+  };
+  return session;
 }
