@@ -3,7 +3,7 @@
  * "Efficient Test-Time Model Adaptation without Forgetting", ICML 2022 (mr-eggplant/EATA).
  * tta-spec 4.2.
  *
- * Update rule: ETA's (see `@edgetta/adapter-eta`: reliable and non-redundant samples,
+ * Update rule: ETA's (`sampleEfficientEntropy` of `@edgetta/core`, as `@edgetta/adapter-eta`: reliable and non-redundant samples,
  * weights exp(E0 - H), Adam on every BatchNorm gamma, beta) with the anti-forgetting term
  *   L += fisherWeight * sum_j F_j (theta_j - theta0_j)^2,
  * where F is the diagonal Fisher information of the parameters on clean source data and theta0 the
@@ -13,10 +13,10 @@
  * F = mean over the batches of (d CE(z, argmax z) / d theta)^2 (the paper uses 2,000 samples).
  * Without calibration F = 0 and EATA behaves as ETA.
  */
-import type { MethodDefinition, OptionSpec } from '@edgetta/core';
-import { etaOptionSpecs, sampleEfficientEntropy, type EataOptions } from '@edgetta/adapter-eta';
+import { etaOptionSpecs, fisherAnchor, sampleEfficientEntropy, type EtaOptions, type FisherAnchorOptions, type MethodDefinition, type OptionSpec } from '@edgetta/core';
 
-export type { EataOptions };
+/** ETA's options plus the anchor's weight. */
+export type EataOptions = EtaOptions & FisherAnchorOptions;
 
 const specs: Record<keyof EataOptions, OptionSpec> = {
   ...etaOptionSpecs,
@@ -26,7 +26,7 @@ const specs: Record<keyof EataOptions, OptionSpec> = {
 export const eata: MethodDefinition<EataOptions> = sampleEfficientEntropy<EataOptions>({
   name: 'eata',
   summary: 'ETA plus a Fisher-weighted anchor to the source parameters (calibrate() with clean source batches).',
-  fisher: true,
+  anchor: fisherAnchor,
   defaults: { lr: 1e-3, e0Factor: 0.4, margin: 0.4, fisherWeight: 1 },
   optionSpecs: specs,
 });

@@ -11,3 +11,4 @@ export * from './losses.js';
 export * from './optim.js';
 export * from './gradient.js';
 export * from './compose.js';
+export * from './sample-selection.js';
