@@ -8,9 +8,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { Rng } from '@edgetta/core';
-import { encodeModel, f, GraphBuilder } from '@edgetta/onnx';
-import { emptyModel, randomInput } from '@edgetta/testing';
+import { bnOnInputModel, randomInput } from '@edgetta/testing';
 import { AdaptiveSession } from '@edgetta/sdk';
 
 const C = 4;
@@ -19,22 +17,8 @@ const W = 5;
 const EPS = 1e-3;
 
 function bnOnInput(): { bytes: Uint8Array; gamma: Float64Array; beta: Float64Array } {
-  const rng = new Rng(5);
-  const gamma = Float64Array.from({ length: C }, () => 1 + 0.3 * rng.normal());
-  const beta = Float64Array.from({ length: C }, () => 0.2 * rng.normal());
-  const m = emptyModel(13);
-  const b = new GraphBuilder(m, 'm');
-  const x = b.input({ name: 'x', elemType: 1, shape: ['N', C, H, W] });
-  const y = b.op('BatchNormalization', [
-    x,
-    b.initializer('g', Float32Array.from(gamma), [C]),
-    b.initializer('b', Float32Array.from(beta), [C]),
-    b.initializer('mu', Float32Array.from({ length: C }, () => 0.5 + 0.1 * rng.normal()), [C]),
-    b.initializer('var', Float32Array.from({ length: C }, () => 0.08 + 0.02 * rng.random()), [C]),
-  ], { epsilon: f(EPS) });
-  b.output(y, 'y', ['N', C, H, W]);
-  // The stored float32 values are what the model uses.
-  return { bytes: encodeModel(m), gamma: Float64Array.from(Float32Array.from(gamma)), beta: Float64Array.from(Float32Array.from(beta)) };
+  const m = bnOnInputModel(C, H, W, EPS);
+  return { bytes: m.bytes, gamma: Float64Array.from(m.gamma), beta: Float64Array.from(m.beta) };
 }
 
 /** One UnMix-TNS step in float64, from tta-spec 3.7 steps 1-7. Returns y and the new M, V. */
