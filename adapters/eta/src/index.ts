@@ -1,8 +1,8 @@
 /**
  * eta: efficient test-time adaptation without forgetting, without the anti-forgetting term.
  * Niu, Wu, Zhang, Chen, Zheng, Zhao & Tan, "Efficient Test-Time Model Adaptation without
- * Forgetting", ICML 2022 (mr-eggplant/EATA). tta-spec 4.2. EATA (`@edgetta/adapter-eata`) is this
- * method plus the Fisher regularizer; both are built by `sampleEfficientEntropy` below.
+ * Forgetting", ICML 2022 (mr-eggplant/EATA). tta-spec 4.2. Built on core's `sampleSelectiveEntropy`
+ * with no further loss term (EATA, `@edgetta/adapter-eata`, adds the Fisher anchor to it).
  *
  * Update rule, per batch:
  *   z = f(x) with batch-statistics BatchNorm, H_b = H(softmax(z_b)), E0 = e0Factor * ln K;
@@ -15,14 +15,27 @@
  * Returns z (pre-update). Defaults follow MD-TTA's CIFAR-10-C config: Adam lr 1e-3, margin 0.4
  * (the paper's ImageNet value is 0.05), E0 = 0.4 ln K.
  */
-import { etaOptionSpecs, sampleEfficientEntropy, type EtaOptions, type MethodDefinition } from '@edgetta/core';
+import { sampleSelectionOptionSpecs, sampleSelectiveEntropy, type MethodDefinition, type OptionSpec, type SampleSelectionOptions } from '@edgetta/core';
 
-export type { EtaOptions };
-export { etaOptionSpecs };
+export interface EtaOptions extends SampleSelectionOptions {
+  /** Adam learning rate. @defaultValue 1e-3 */
+  lr: number;
+  /** E0 = e0Factor * ln K: samples with a larger entropy are unreliable. @defaultValue 0.4 */
+  e0Factor: number;
+  /**
+   * Redundancy margin on |cos(p_b, m)|: samples closer to the moving-average prediction are
+   * dropped. 0.4 on CIFAR (MD-TTA), 0.05 on ImageNet (the paper). @defaultValue 0.4
+   */
+  margin: number;
+}
 
-export const eta: MethodDefinition<EtaOptions> = sampleEfficientEntropy<EtaOptions>({
+export const etaOptionSpecs: Record<keyof EtaOptions, OptionSpec> = { ...sampleSelectionOptionSpecs };
+
+export const eta: MethodDefinition<EtaOptions> = sampleSelectiveEntropy<EtaOptions>({
   name: 'eta',
   summary: 'Entropy minimization on reliable, non-redundant samples, weighted by confidence (EATA without the Fisher term).',
+  paper: 'Niu et al., Efficient Test-Time Model Adaptation without Forgetting, ICML 2022.',
   defaults: { lr: 1e-3, e0Factor: 0.4, margin: 0.4 },
   optionSpecs: etaOptionSpecs,
+  terms: [],
 });

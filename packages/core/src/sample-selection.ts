@@ -1,105 +1,133 @@
 /**
- * Sample-selective entropy minimization, the objective of ETA and EATA (Niu, Wu, Zhang, Chen,
- * Zheng, Zhao & Tan, "Efficient Test-Time Model Adaptation without Forgetting", ICML 2022;
- * tta-spec 4.2), as a building block: `@edgetta/adapter-eta` is {@link sampleEfficientEntropy}
- * alone, `@edgetta/adapter-eata` the same composed with {@link fisherAnchor}. The update rules are
- * stated in those two method files.
+ * Sample-selective entropy minimization as a building block (the objective of Niu et al.,
+ * "Efficient Test-Time Model Adaptation without Forgetting", ICML 2022; tta-spec 4.2), composed
+ * with a list of further loss terms:
+ *   - {@link sampleSelectiveEntropy}: the selective, confidence-weighted entropy over the samples
+ *     that are reliable (H_b < E0 = e0Factor * ln K) and not redundant with the moving-average
+ *     prediction m (|cos(p_b, m)| < margin), weights exp(E0 - H_b) detached, Adam on every
+ *     BatchNorm gamma and beta, the step skipped when no sample is selected, and m updated from the
+ *     selected samples; plus the sum of the given {@link LossTerm}s.
+ *   - {@link fisherAnchor}: a term, the Fisher-weighted quadratic anchor to the source parameters,
+ *     with its calibration on clean source batches.
+ * `@edgetta/adapter-eta` is the selective entropy with no term, `@edgetta/adapter-eata` the same
+ * with `[fisherAnchor]`; each method file states its update rule, citation and defaults.
  */
-import { argmaxCrossEntropyLoss, entropyThreshold, reliableEntropyLoss, anchorPenalty } from './losses.js';
-import { affinePredictPass, applyGradients, batchStatsNorm, softmaxRows, sourceAffine } from './gradient.js';
-import { classCount, type LayerSource, type LossArgs, type MethodDefinition, type ModelInfo, type OptionSpec, type PassSpec, type UpdateReport } from './method.js';
-import type { Ops } from './ops.js';
+import { applyGradients, affinePredictPass, batchStatsNorm, softmaxRows, sourceAffine } from './gradient.js';
+import { anchorPenalty, argmaxCrossEntropyLoss, entropyThreshold, reliableEntropyLoss } from './losses.js';
+import { classCount, type Batch, type LayerSource, type LossArgs, type MethodDefinition, type ModelInfo, type OptionSpec, type PassSpec, type StepContext, type UpdateReport } from './method.js';
 import { adam } from './optim.js';
 
-export interface EtaOptions {
-  /** Adam learning rate. @defaultValue 1e-3 */
+/** Options of the selective entropy (a method documents its defaults). */
+export interface SampleSelectionOptions {
+  /** Adam learning rate. */
   lr: number;
-  /** E0 = e0Factor * ln K: samples with a larger entropy are unreliable. @defaultValue 0.4 */
+  /** E0 = e0Factor * ln K: samples with a larger entropy are unreliable. */
   e0Factor: number;
-  /**
-   * Redundancy margin on |cos(p_b, m)|: samples closer to the moving-average prediction are
-   * dropped. 0.4 on CIFAR (MD-TTA), 0.05 on ImageNet (the paper). @defaultValue 0.4
-   */
+  /** Redundancy margin on |cos(p_b, m)|: samples closer to the moving-average prediction m are dropped. */
   margin: number;
 }
 
-
-const AVERAGE = 'eata.average';
-const ACTIVE = 'eata.active';
-
-const optimizer = (o: EtaOptions) => adam({ lr: o.lr });
-
-export const etaOptionSpecs: Record<keyof EtaOptions, OptionSpec> = {
+export const sampleSelectionOptionSpecs: { readonly [K in keyof SampleSelectionOptions]: OptionSpec } = {
   lr: { doc: 'Adam learning rate (> 0)', greaterThan: 0 },
   e0Factor: { doc: 'entropy threshold as a fraction of ln K (> 0)', greaterThan: 0 },
   margin: { doc: 'redundancy margin on |cosine| to the moving-average prediction, in (0, 1]', greaterThan: 0, max: 1 },
 };
 
 /**
- * A part added to the selective entropy: extra per-layer state, a loss term over the layers'
- * affine parameters, extra passes and a calibration (EATA's Fisher anchor is one).
+ * A loss term added to the selective entropy, with what it needs: per-layer state (read by the
+ * adapting pass, so the term can use it), extra passes and a calibration on clean source batches.
  */
-export interface AnchorPart<O extends object> {
-  /** Per-layer state of the part, from the source parameters. */
-  layerState(layer: LayerSource): Record<string, Float32Array>;
-  /** The names of that state, read by the adapting pass. */
-  reads: readonly string[];
-  /** Loss term added to the selective entropy. */
-  term<T>(ops: Ops<T>, layers: LossArgs<T, O>['layers'], options: O): T;
+export interface LossTerm<O> {
+  /** Initial per-layer state of the term, from the source parameters. */
+  layerState?(layer: LayerSource, options: O): Record<string, Float32Array>;
+  /** Per-layer state names the adapting pass feeds to the loss (`args.layers[i].state`). */
+  reads?: readonly string[];
+  /** The term, a scalar added to the selective entropy. */
+  build<T>(args: LossArgs<T, O>): T;
+  /** Further passes (e.g. the one the calibration runs). */
   passes?: Record<string, PassSpec<O>>;
-  calibrate?: MethodDefinition<O>['calibrate'];
+  /** State entries to set from clean source batches (kept across reset()); `method` names the method in errors. */
+  calibrate?(ctx: StepContext<O>, batches: readonly Batch[], method: string): Promise<Record<string, Float32Array>>;
 }
 
+export interface SampleSelectiveEntropySpec<O extends SampleSelectionOptions> {
+  name: string;
+  summary: string;
+  paper: string;
+  defaults: O;
+  optionSpecs: { readonly [K in keyof O]: OptionSpec };
+  /** Loss terms added to the selective entropy, in order. @defaultValue [] */
+  terms?: readonly LossTerm<O>[];
+}
+
+/** Method-level state: the moving-average prediction m [K] and whether it exists yet (named as EATA's, for snapshots). */
+const AVERAGE = 'eata.average';
+const ACTIVE = 'eata.active';
+const PASSES = ['adapt', 'predict'];
+
+const optimizer = (o: SampleSelectionOptions) => adam({ lr: o.lr });
+
 /**
- * ETA's method (reliable, non-redundant, confidence-weighted entropy; Adam on every BatchNorm
- * gamma and beta), optionally composed with an {@link AnchorPart} (EATA = ETA + {@link fisherAnchor}).
+ * A method minimizing the sample-selective entropy plus `terms`. Per batch: pass 'adapt' (batch
+ * statistics) gives z, the selection S2 and L = mean_{S2} exp(E0 - H_b) H_b + sum of the terms; if
+ * S2 is empty the step is skipped, else Adam steps every gamma and beta; whenever S2 is not empty,
+ * m <- 0.9 m + 0.1 mean_{S2} p_b (m = mean_{S1} p_b the first time, when S2 = S1). Answers with z
+ * (pre-update).
  */
-export function sampleEfficientEntropy<O extends EtaOptions>(config: { name: string; summary: string; defaults: O; optionSpecs: Record<keyof O, OptionSpec>; anchor?: AnchorPart<O> }): MethodDefinition<O> {
-  const { anchor } = config;
-  const anchorKeys = anchor?.reads ?? [];
-  const layerInit = (layer: LayerSource, o: O) => ({ ...sourceAffine(layer), ...optimizer(o).slots(['gamma', 'beta'], layer.channels), ...(anchor?.layerState(layer) ?? {}) });
+export function sampleSelectiveEntropy<O extends SampleSelectionOptions>(spec: SampleSelectiveEntropySpec<O>): MethodDefinition<O> {
+  const terms = spec.terms ?? [];
+  const extraPasses: Record<string, PassSpec<O>> = {};
+  for (const t of terms) {
+    for (const [k, p] of Object.entries(t.passes ?? {})) {
+      if (PASSES.includes(k) || k in extraPasses) throw new Error(`sampleSelectiveEntropy('${spec.name}'): two parts define the pass '${k}'`);
+      extraPasses[k] = p;
+    }
+  }
+  const calibrating = terms.filter((t) => t.calibrate);
   return {
-    name: config.name,
-    summary: config.summary,
-    paper: 'Niu et al., Efficient Test-Time Model Adaptation without Forgetting, ICML 2022.',
-    defaults: config.defaults,
-    optionSpecs: config.optionSpecs,
+    name: spec.name,
+    summary: spec.summary,
+    paper: spec.paper,
+    defaults: spec.defaults,
+    optionSpecs: spec.optionSpecs,
     minBatchSize: {
       size: 2,
-      reason: `'${config.name}' normalizes with test-batch statistics, which one image does not give; use 'alpha-bn' for single images`,
+      reason: `'${spec.name}' normalizes with test-batch statistics, which one image does not give; use 'alpha-bn' for single images`,
     },
-    initLayerState: layerInit,
+    initLayerState: (layer: LayerSource, o: O) =>
+      Object.assign({ ...sourceAffine(layer), ...optimizer(o).slots(['gamma', 'beta'], layer.channels) }, ...terms.map((t) => t.layerState?.(layer, o) ?? {})),
     initState(o: O, model?: ModelInfo) {
       const k = classCount(model);
-      if (k === undefined) throw new Error(`${config.name}: the model's first output needs a declared class dimension (its last dim) for the moving-average prediction`);
+      if (k === undefined) throw new Error(`${spec.name}: the model's first output needs a declared class dimension (its last dim) for the moving-average prediction`);
       return { ...optimizer(o).init(), [AVERAGE]: new Float32Array(k), [ACTIVE]: new Float32Array(1) };
     },
     passes: {
       adapt: {
-        reads: ['gamma', 'beta', ...anchorKeys],
+        reads: ['gamma', 'beta', ...terms.flatMap((t) => t.reads ?? [])],
         grads: ['gamma', 'beta'],
         norm: batchStatsNorm,
         loss: {
           reads: [AVERAGE, ACTIVE],
-          build: ({ ops, logits, options, state, layers }) => {
+          build: (args) => {
+            const { ops, logits, options, state } = args;
             const e0 = entropyThreshold(ops, logits, options.e0Factor);
             const r = reliableEntropyLoss(ops, logits, { e0, weighted: true, redundancy: { average: state[AVERAGE], active: state[ACTIVE], margin: options.margin } });
-            const loss = anchor ? ops.add(r.loss, anchor.term(ops, layers, options)) : r.loss;
+            let loss = r.loss;
+            for (const t of terms) loss = ops.add(loss, t.build(args));
             return { loss, outputs: { mask: r.mask, count: r.count } };
           },
         },
       },
-      ...(anchor?.passes ?? {}),
+      ...extraPasses,
       predict: affinePredictPass(),
     },
     async step(ctx) {
-      const o = ctx.options;
       const out = await ctx.run('adapt');
       const mask = out.extras!.mask.data;
       const count = out.extras!.count.data[0];
       let update: UpdateReport;
       if (!(count > 0)) update = { applied: false, skipped: 'no reliable, non-redundant sample in the batch', loss: out.loss, samples: 0 };
-      else update = { ...applyGradients(ctx.state, optimizer(o), out), samples: count };
+      else update = { ...applyGradients(ctx.state, optimizer(ctx.options), out), samples: count };
       // The moving-average prediction follows the selected samples whether or not the step applied.
       if (count > 0) {
         const [n, k] = out.logits.dims;
@@ -116,23 +144,35 @@ export function sampleEfficientEntropy<O extends EtaOptions>(config: { name: str
       }
       return { ...out, update };
     },
-    ...(anchor?.calibrate ? { calibrate: anchor.calibrate } : {}),
+    ...(calibrating.length
+      ? {
+          async calibrate(ctx: StepContext<O>, batches: readonly Batch[]) {
+            const entries: Record<string, Float32Array> = {};
+            for (const t of calibrating) Object.assign(entries, await t.calibrate!(ctx, batches, spec.name));
+            return entries;
+          },
+        }
+      : {}),
   };
 }
 
-
 export interface FisherAnchorOptions {
-  /** beta_F, weight of the Fisher regularizer (1 on CIFAR-10-C in MD-TTA, 2000 on ImageNet). @defaultValue 1 */
+  /** beta_F, the weight of the Fisher anchor (a method documents its default). */
   fisherWeight: number;
 }
 
+export const fisherAnchorOptionSpecs: { readonly [K in keyof FisherAnchorOptions]: OptionSpec } = {
+  fisherWeight: { doc: 'weight beta_F of the Fisher regularizer (>= 0)', min: 0 },
+};
+
 /**
- * EATA's anti-forgetting term: fisherWeight * sum_j F_j (theta_j - theta0_j)^2 over every layer's
- * gamma and beta, with F the diagonal Fisher information on clean source batches, computed by
- * `calibrate` as the mean over batches of (d CE(z, argmax z) / d theta)^2, and theta0 the parameters
- * it was computed at. Uncalibrated, F = 0 (no penalty) and the anchors sit at the source.
+ * The Fisher anchor, fisherWeight * sum_j F_j (theta_j - theta0_j)^2 over every layer's gamma and
+ * beta. Layer state `fisher.gamma`/`fisher.beta` (F, zero until calibrated: no penalty) and
+ * `anchor.gamma`/`anchor.beta` (theta0, the source until calibrated). `calibrate` runs its pass
+ * 'fisher' (batch statistics, CE to the model's own argmax labels) on each clean source batch and
+ * sets F = mean over the batches of the squared gradients, theta0 = the current parameters.
  */
-export const fisherAnchor: AnchorPart<EtaOptions & FisherAnchorOptions> = {
+export const fisherAnchor: LossTerm<FisherAnchorOptions> = {
   layerState: (layer) => ({
     'fisher.gamma': new Float32Array(layer.channels),
     'fisher.beta': new Float32Array(layer.channels),
@@ -140,7 +180,7 @@ export const fisherAnchor: AnchorPart<EtaOptions & FisherAnchorOptions> = {
     'anchor.beta': layer.beta.slice(),
   }),
   reads: ['fisher.gamma', 'fisher.beta', 'anchor.gamma', 'anchor.beta'],
-  term(ops, layers, options) {
+  build({ ops, layers, options }) {
     const terms = layers.flatMap((l) => [
       { param: l.gamma, anchor: l.state['anchor.gamma'], weight: l.state['fisher.gamma'] },
       { param: l.beta, anchor: l.state['anchor.beta'], weight: l.state['fisher.beta'] },
@@ -155,23 +195,22 @@ export const fisherAnchor: AnchorPart<EtaOptions & FisherAnchorOptions> = {
       loss: { build: ({ ops, logits }) => ({ loss: argmaxCrossEntropyLoss(ops, logits) }) },
     },
   },
-  /** Fisher diagonal from clean source batches; anchors = the current parameters. */
-  async calibrate(ctx, batches) {
-            const sums: Record<string, Float64Array> = {};
-            for (const batch of batches) {
-              const out = await ctx.run('fisher', { input: batch });
-              for (const [key, g] of Object.entries(out.grads!)) {
-                if (!g.every(Number.isFinite)) throw new Error(`eata.calibrate: non-finite gradient in '${key}'; check the calibration batches`);
-                const s = (sums[key] ??= new Float64Array(g.length));
-                for (let i = 0; i < g.length; i++) s[i] += g[i] * g[i];
-              }
-            }
-            const entries: Record<string, Float32Array> = {};
-            for (const [key, s] of Object.entries(sums)) {
-              const [, idx, name] = key.split('.');
-              entries[`layer.${idx}.fisher.${name}`] = Float32Array.from(s, (v) => v / batches.length);
-              entries[`layer.${idx}.anchor.${name}`] = ctx.state.get(key).slice();
-            }
-            return entries;
+  async calibrate(ctx, batches, method) {
+    const sums: Record<string, Float64Array> = {};
+    for (const batch of batches) {
+      const out = await ctx.run('fisher', { input: batch });
+      for (const [key, g] of Object.entries(out.grads!)) {
+        if (!g.every(Number.isFinite)) throw new Error(`${method}.calibrate: non-finite gradient in '${key}'; check the calibration batches`);
+        const s = (sums[key] ??= new Float64Array(g.length));
+        for (let i = 0; i < g.length; i++) s[i] += g[i] * g[i];
+      }
+    }
+    const entries: Record<string, Float32Array> = {};
+    for (const [key, s] of Object.entries(sums)) {
+      const [, idx, name] = key.split('.');
+      entries[`layer.${idx}.fisher.${name}`] = Float32Array.from(s, (v) => v / batches.length);
+      entries[`layer.${idx}.anchor.${name}`] = ctx.state.get(key).slice();
+    }
+    return entries;
   },
 };
