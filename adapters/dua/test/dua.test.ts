@@ -4,7 +4,16 @@ import { referenceSuite } from '@edgetta/testing';
 import { augmentCopies } from '../src/augment.js';
 import { dua } from '../src/index.js';
 
-referenceSuite(dua, [{ pass: 'update', hyper: { momentum: 0.0987 } }, { pass: 'predict' }]);
+/*
+ * EMITTER CHECK, not an equation test: `referenceSuite` runs the method's own norm() on the float64
+ * reference interpreter (packages/core/src/reference.ts) and compares it with the same norm()
+ * compiled to ONNX. It catches emitter/compiler bugs; a wrong equation in norm() passes it. The
+ * equations are tested against independent float64 implementations in dua.equations.test.ts
+ * (with dua.reference.ts) and equations.test.ts.
+ */
+describe('emitter check (compiled ONNX vs the same norm() on the float64 interpreter)', () => {
+  referenceSuite(dua, [{ pass: 'update', hyper: { momentum: 0.0987 } }, { pass: 'predict' }]);
+});
 
 describe('dua augmentation', () => {
   const c = 2;

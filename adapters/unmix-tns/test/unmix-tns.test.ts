@@ -2,11 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { referenceSuite } from '@edgetta/testing';
 import { initComponents, unmixTns } from '../src/index.js';
 
-referenceSuite(unmixTns, [
-  { pass: 'predict', hyper: { momentum: 0.1 } },
-  { pass: 'predict', hyper: { momentum: 0.00164 }, options: { K: 4, tau: 0.5 } },
-  { pass: 'predict', hyper: { momentum: 0.3 }, options: { K: 1 } },
-]);
+/*
+ * EMITTER CHECK, not an equation test: `referenceSuite` runs the method's own norm() on the float64
+ * reference interpreter (packages/core/src/reference.ts) and compares it with the same norm()
+ * compiled to ONNX. It catches emitter/compiler bugs; a wrong equation in norm() passes it. The
+ * equations are tested against independent float64 implementations in unmix-tns.equations.test.ts
+ * (with unmix-tns.reference.ts) and equations.test.ts.
+ */
+describe('emitter check (compiled ONNX vs the same norm() on the float64 interpreter)', () => {
+  referenceSuite(unmixTns, [
+    { pass: 'predict', hyper: { momentum: 0.1 } },
+    { pass: 'predict', hyper: { momentum: 0.00164 }, options: { K: 4, tau: 0.5 } },
+    { pass: 'predict', hyper: { momentum: 0.3 }, options: { K: 1 } },
+  ]);
+});
 
 describe('unmix-tns initial components', () => {
   const layer = { index: 0, mean: Float32Array.from([0.5, -1, 2]), variance: Float32Array.from([1, 4, 0.25]) };

@@ -3,3 +3,4 @@ export * from './reference-check.js';
 export * from './suite.js';
 export * from './npy.js';
 export * from './noisy-sample.js';
+export * as tinyNet from './tiny-model.js';

@@ -76,25 +76,6 @@ export function plainCnn(seed = 1, opts: { size?: number; classes?: number; laye
   return encodeModel(m);
 }
 
-/**
- * One BatchNormalization reading the image itself ([N, c, h, w] -> same), with random source
- * statistics and affine: the BN input is the feed, so an equation test can compute a method's
- * answer and state exactly. Returns the bytes and the stored (float32) parameters.
- */
-export function bnOnInputModel(c: number, h: number, w: number, epsilon = 1e-3, seed = 5): { bytes: Uint8Array; gamma: Float32Array; beta: Float32Array; mean: Float32Array; variance: Float32Array } {
-  const rng = new Rng(seed);
-  const gamma = randn(rng, c, 0.3, 1);
-  const beta = randn(rng, c, 0.2);
-  const mean = randn(rng, c, 0.1, 0.5);
-  const variance = Float32Array.from({ length: c }, () => 0.08 + 0.02 * rng.random());
-  const m = emptyModel(13);
-  const b = new GraphBuilder(m, 'm');
-  const x = b.input({ name: 'x', elemType: 1, shape: ['N', c, h, w] });
-  const params = [b.initializer('g', gamma, [c]), b.initializer('b', beta, [c]), b.initializer('mu', mean, [c]), b.initializer('var', variance, [c])];
-  b.output(b.op('BatchNormalization', [x, ...params], { epsilon: f(epsilon) }), 'y', ['N', c, h, w]);
-  return { bytes: encodeModel(m), gamma, beta, mean, variance };
-}
-
 /** A model with normalization but no BatchNormalization (InstanceNormalization), for error tests. */
 export function instanceNormModel(): Uint8Array {
   const rng = new Rng(3);
