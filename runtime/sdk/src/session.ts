@@ -136,6 +136,14 @@ export class AdaptiveSession {
     const found = surveySites(ir);
     assertApplies(def, found, source);
     const sites = found['batch-norm'] ? findBatchNorms(ir, source) : [];
+    // Checked before any onnxruntime session is opened, so a refused model leaves none behind.
+    const first = ir.graph.outputs[0]?.shape;
+    if (guard.sourceWeight !== undefined && first && first.length !== 2) {
+      throw new Error(`guard.sourceWeight: needs a classifier whose first output is logits [N, K]; '${ir.graph.outputs[0].name}' has rank ${first.length}`);
+    }
+    if (options.window !== undefined && ir.graph.inputs.length !== 1) {
+      throw new Error(`window: single-sample mode needs a model with one input; this one has ${ir.graph.inputs.length}`);
+    }
     const engine = await resolveEngine(options);
     const layers = await probeLayers(engine, ir, sites, source);
     const passes = new Map<string, PassRuntime>();
@@ -155,13 +163,10 @@ export class AdaptiveSession {
     const session = new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name), modelInfo);
     session.guard = new Guard(guard);
     if (guard.sourceWeight !== undefined) {
-      const first = ir.graph.outputs[0]?.shape;
-      if (first && first.length !== 2) throw new Error(`guard.sourceWeight: needs a classifier whose first output is logits [N, K]; '${ir.graph.outputs[0].name}' has rank ${first.length}`);
       const compiled = compilePass(ir, sites, layers, getMethod('source').passes.predict, { options: {}, stateDims: {} });
       session.sourcePass = { compiled, session: await engine.createSession(compiled.encode()) };
     }
     if (options.window !== undefined) {
-      if (ir.graph.inputs.length !== 1) throw new Error(`window: single-sample mode needs a model with one input; this one has ${ir.graph.inputs.length}`);
       const dims = ir.graph.inputs[0].shape!.slice(1);
       session.window = new SampleWindow(options.window, dims.reduce<number>((a, d) => a * (d as number), 1));
       session.reset();
