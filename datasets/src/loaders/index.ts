@@ -7,3 +7,4 @@ export * from './cifar.js';
 export * from './cifar-c.js';
 export * from './arrays.js';
 export * from './preprocess.js';
+export * from './augment.js';

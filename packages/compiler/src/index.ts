@@ -3,3 +3,4 @@ export * from './onnx-ops.js';
 export * from './compile.js';
 export * from './probe.js';
 export * from './compile-grad.js';
+export * from './recover.js';

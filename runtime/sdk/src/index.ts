@@ -13,3 +13,4 @@ export function listMethods(): string[] {
   registerBuiltinMethods();
   return list();
 }
+export { restoreBatchNorm, recoverNorms, checkCalibration, type CalibrationBatch, type RestoreOptions, type RecoveryReport } from './recover.js';

@@ -9,14 +9,17 @@ import type { Model } from '@edgetta/onnx';
 import type { Engine } from '@edgetta/engine';
 
 /** Refuses a model the method cannot adapt, naming the site kinds found and the methods that apply. */
-export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string): void {
+export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string, recoverable = 0): void {
   if (applies(def.appliesTo, found)) return;
   const wanted = def.appliesTo?.sites ?? ['batch-norm'];
   const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found));
-  const none = describeSites(found) === 'no normalization layer';
+  const folded = !found['batch-norm'] && recoverable > 0 && (wanted === 'any' || wanted.includes('batch-norm'));
+  const hint = folded
+    ? ` (BatchNormalization was likely folded into its ${recoverable} unnormalized convolutions at export: pass calibration: [tensor, ...] with at least 32 clean, unlabeled training samples to recover it, or export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False) to keep it)`
+    : '';
   throw new Error(
     `${source}: method '${def.name}' adapts ${(wanted as readonly string[]).join(' or ')} sites, and this model has ${describeSites(found)}` +
-      (none ? ' (was BatchNormalization folded into the convolutions at export? torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False) keeps it)' : '') +
+      hint +
       `; methods that apply to this model: ${fitting.join(', ') || '(none)'}`,
   );
 }

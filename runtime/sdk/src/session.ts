@@ -29,6 +29,7 @@ import { SampleWindow } from './window.js';
 import { runPass, type PassRuntime } from './pass.js';
 import { assertApplies, probeLayers, stateDimsOf } from './prepare.js';
 import { validateFeeds } from './validate.js';
+import { checkCalibration, recoverableConvs, recoverNorms, type CalibrationBatch, type RecoveryReport, type RestoreOptions } from './recover.js';
 
 export interface AdaptiveSessionOptions extends EngineOptions {
   /**
@@ -51,6 +52,19 @@ export interface AdaptiveSessionOptions extends EngineOptions {
    * @defaultValue off
    */
   window?: number;
+  /**
+   * Clean, unlabeled samples from the training distribution (float32 tensors [n, ...] for the
+   * model's input). They recover BatchNorm folded into the convolutions at export (see
+   * `recovery`), and feed methods that calibrate (EATA's Fisher information). @defaultValue none
+   */
+  calibration?: readonly CalibrationBatch[];
+  /**
+   * BatchNorm recovery from `calibration`: `'auto'` recovers it when the model has no LayerNorm,
+   * GroupNorm or InstanceNorm (a CNN whose BN was folded, fully or partly), an options object
+   * always recovers (e.g. `{ exclude: ['conv_name'] }`), `false` never.
+   * @defaultValue 'auto'
+   */
+  recovery?: 'auto' | false | RestoreOptions;
 }
 
 /** Counters and the last batch's numbers. */
@@ -104,6 +118,8 @@ export class AdaptiveSession {
   private sourcePass: PassRuntime | undefined;
   /** State entries computed by calibrate(), kept across reset(). */
   private calibrated: Record<string, Float32Array> = {};
+  /** What BatchNorm recovery did at create(), or null when it did not run. */
+  recovery: RecoveryReport | null = null;
 
   private constructor(
     private readonly engine: Engine,
@@ -132,9 +148,23 @@ export class AdaptiveSession {
     }
     const def = typeof options.method === 'object' && options.method !== null ? options.method : getMethod(options.method ?? 'norm');
     const resolved = resolveOptions(def, options.methodOptions);
-    const { ir, source } = await loadModel(model);
-    const found = surveySites(ir);
-    assertApplies(def, found, source);
+    const loaded = await loadModel(model);
+    const source = loaded.source;
+    let ir = loaded.ir;
+    let found = surveySites(ir);
+    const recovery = options.recovery ?? 'auto';
+    const recover = options.calibration !== undefined && recovery !== false && (recovery !== 'auto' || (!found['layer-norm'] && !found['group-norm'] && !found['instance-norm']));
+    if (options.calibration !== undefined) checkCalibration(options.calibration, ir, typeof recovery === 'object' ? recovery.minSamples : undefined);
+    if (typeof recovery === 'object' && options.calibration === undefined) {
+      throw new Error('recovery: recovering folded BatchNorm needs calibration: pass calibration: [tensor, ...] of clean, unlabeled training samples');
+    }
+    let recovered: RecoveryReport | undefined;
+    const engine = await resolveEngine(options);
+    if (recover && (typeof recovery === 'object' || recoverableConvs(ir) > 0)) {
+      ({ model: ir, report: recovered } = await recoverNorms(engine, ir, source, options.calibration!, typeof recovery === 'object' ? recovery : {}));
+      found = surveySites(ir);
+    }
+    assertApplies(def, found, source, recoverableConvs(ir));
     const sites = found['batch-norm'] ? findBatchNorms(ir, source) : [];
     // Checked before any onnxruntime session is opened, so a refused model leaves none behind.
     const first = ir.graph.outputs[0]?.shape;
@@ -144,7 +174,6 @@ export class AdaptiveSession {
     if (options.window !== undefined && ir.graph.inputs.length !== 1) {
       throw new Error(`window: single-sample mode needs a model with one input; this one has ${ir.graph.inputs.length}`);
     }
-    const engine = await resolveEngine(options);
     const layers = await probeLayers(engine, ir, sites, source);
     const passes = new Map<string, PassRuntime>();
     const stateDims = stateDimsOf(def, layers, resolved);
@@ -161,6 +190,7 @@ export class AdaptiveSession {
       sampleDims: layers.length ? (ir.graph.inputs[0].shape ?? []).slice(1).map((d) => (typeof d === 'number' ? d : 0)) : [],
     };
     const session = new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name), modelInfo);
+    session.recovery = recovered ?? null;
     session.guard = new Guard(guard);
     if (guard.sourceWeight !== undefined) {
       const compiled = compilePass(ir, sites, layers, getMethod('source').passes.predict, { options: {}, stateDims: {} });
@@ -170,6 +200,11 @@ export class AdaptiveSession {
       const dims = ir.graph.inputs[0].shape!.slice(1);
       session.window = new SampleWindow(options.window, dims.reduce<number>((a, d) => a * (d as number), 1));
       session.reset();
+    }
+    if (options.calibration !== undefined && def.calibrate) {
+      const input = ir.graph.inputs[0].name;
+      const T = engine.ort.Tensor;
+      await session.calibrate(options.calibration.map((t) => ({ [input]: new T('float32', t.data as Float32Array, [...t.dims]) as Tensor })));
     }
     return session;
   }
