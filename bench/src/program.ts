@@ -14,6 +14,7 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   corrupt: () => import('./commands/corrupt.js'),
   bench: () => import('./commands/bench.js'),
   report: () => import('./commands/report.js'),
+  'restore-bn': () => import('./commands/restore-bn.js'),
 };
 
 /** Builds the program with every registered subcommand. */

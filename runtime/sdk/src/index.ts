@@ -13,4 +13,4 @@ export function listMethods(): string[] {
   registerBuiltinMethods();
   return list();
 }
-export { restoreBatchNorm, recoverNorms, checkCalibration, type CalibrationBatch, type RestoreOptions, type RecoveryReport } from './recover.js';
+export { restoreBatchNorm, recoverNorms, RecoveryError, checkCalibration, type CalibrationBatch, type RestoreOptions, type RecoveryReport } from './recover.js';

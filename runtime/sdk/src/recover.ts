@@ -32,6 +32,17 @@ export interface RecoveryReport {
   samples: number;
 }
 
+/** A recovery refused before anything ran; `argument` says which input is at fault. */
+export class RecoveryError extends Error {
+  override readonly name = 'RecoveryError';
+  constructor(
+    readonly argument: 'calibration' | 'exclude' | 'model' | 'options',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 const DEFAULT_MIN_SAMPLES = 32;
 const DEFAULT_CHUNK = 64;
 
@@ -43,31 +54,31 @@ export function recoverableConvs(model: Model): number {
 /** Validates calibration batches against the model's single input; returns the total sample count. */
 export function checkCalibration(calibration: unknown, model: Model, minSamples = DEFAULT_MIN_SAMPLES): number {
   const inputs = model.graph.inputs;
-  if (inputs.length !== 1) throw new Error(`calibration: feeds the model's single input, and this model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`);
+  if (inputs.length !== 1) throw new RecoveryError('calibration', `calibration: feeds the model's single input, and this model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')})`);
   const want = inputs[0].shape;
   if (!Array.isArray(calibration) || calibration.length === 0) {
-    throw new TypeError('calibration: expected a non-empty array of float32 tensors [n, ...] of clean, unlabeled samples from the training distribution');
+    throw new RecoveryError('calibration', 'calibration: expected a non-empty array of float32 tensors [n, ...] of clean, unlabeled samples from the training distribution');
   }
   let samples = 0;
   calibration.forEach((t: CalibrationBatch, k) => {
     if (!t || typeof t !== 'object' || !(t.data instanceof Float32Array) || !Array.isArray(t.dims) && !ArrayBuffer.isView(t.dims)) {
-      throw new TypeError(`calibration[${k}]: expected a float32 tensor (an onnxruntime Tensor or { data: Float32Array, dims })`);
+      throw new RecoveryError('calibration', `calibration[${k}]: expected a float32 tensor (an onnxruntime Tensor or { data: Float32Array, dims })`);
     }
     const dims = [...t.dims];
-    if (want && dims.length !== want.length) throw new Error(`calibration[${k}]: dims [${dims.join(', ')}] have rank ${dims.length}; input '${inputs[0].name}' has rank ${want.length} ([${want.map((d) => d ?? '?').join(', ')}])`);
+    if (want && dims.length !== want.length) throw new RecoveryError('calibration', `calibration[${k}]: dims [${dims.join(', ')}] have rank ${dims.length}; input '${inputs[0].name}' has rank ${want.length} ([${want.map((d) => d ?? '?').join(', ')}])`);
     want?.forEach((d, i) => {
-      if (i > 0 && typeof d === 'number' && dims[i] !== d) throw new Error(`calibration[${k}]: dimension ${i} is ${dims[i]}; input '${inputs[0].name}' expects ${d} ([${want.map((x) => x ?? '?').join(', ')}])`);
+      if (i > 0 && typeof d === 'number' && dims[i] !== d) throw new RecoveryError('calibration', `calibration[${k}]: dimension ${i} is ${dims[i]}; input '${inputs[0].name}' expects ${d} ([${want.map((x) => x ?? '?').join(', ')}])`);
     });
     const count = dims.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new Error(`calibration[${k}]: dims [${dims.join(', ')}] hold ${count} values, the data has ${t.data.length}`);
+    if (count !== t.data.length) throw new RecoveryError('calibration', `calibration[${k}]: dims [${dims.join(', ')}] hold ${count} values, the data has ${t.data.length}`);
     const data = t.data as Float32Array;
     for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new Error(`calibration[${k}]: value ${data[i]} at flat index ${i} (sample ${Math.floor(i / (count / dims[0]))}); calibration samples must be finite`);
+      if (!Number.isFinite(data[i])) throw new RecoveryError('calibration', `calibration[${k}]: value ${data[i]} at flat index ${i} (sample ${Math.floor(i / (count / dims[0]))}); calibration samples must be finite`);
     }
     samples += dims[0];
   });
   if (samples < minSamples) {
-    throw new Error(`calibration: ${samples} samples given; measuring the source statistics of the recovered BatchNorm layers needs at least ${minSamples} clean samples (1,024 is a good choice)`);
+    throw new RecoveryError('calibration', `calibration: ${samples} samples given; measuring the source statistics of the recovered BatchNorm layers needs at least ${minSamples} clean samples (1,024 is a good choice)`);
   }
   return samples;
 }
@@ -80,16 +91,17 @@ export function checkCalibration(calibration: unknown, model: Model, minSamples 
 export async function recoverNorms(engine: Engine, model: Model, source: string, calibration: readonly CalibrationBatch[], options: RestoreOptions = {}): Promise<{ model: Model; report: RecoveryReport }> {
   const minSamples = options.minSamples ?? DEFAULT_MIN_SAMPLES;
   const chunk = options.chunk ?? DEFAULT_CHUNK;
-  if (!Number.isInteger(minSamples) || minSamples < 2) throw new Error(`minSamples: expected an integer >= 2, got ${String(minSamples)}`);
-  if (!Number.isInteger(chunk) || chunk < 1) throw new Error(`chunk: expected a positive integer, got ${String(chunk)}`);
+  if (!Number.isInteger(minSamples) || minSamples < 2) throw new RecoveryError('options', `minSamples: expected an integer >= 2, got ${String(minSamples)}`);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new RecoveryError('options', `chunk: expected a positive integer, got ${String(chunk)}`);
   const epsilon = options.epsilon ?? 1e-5;
-  if (!(epsilon > 0)) throw new Error(`epsilon: expected a positive number, got ${String(epsilon)}`);
+  if (!(epsilon > 0)) throw new RecoveryError('options', `epsilon: expected a positive number, got ${String(epsilon)}`);
   const samples = checkCalibration(calibration, model, minSamples);
   const plan = planRecovery(model, options);
   const unknown = (options.exclude ?? []).filter((e) => !plan.some((c) => c.conv.name === e || c.output === e));
-  if (unknown.length) throw new Error(`exclude: no Conv node or output named ${unknown.map((u) => `'${u}'`).join(', ')} in ${source}`);
+  if (unknown.length) throw new RecoveryError('exclude', `exclude: no Conv node or output named ${unknown.map((u) => `'${u}'`).join(', ')} in ${source}`);
   const nothing = (): Error =>
-    new Error(
+    new RecoveryError(
+      'model',
       `${source}: there is no folded BatchNorm to recover: ${plan.length === 0 ? 'it has no Conv or ConvTranspose node' : `each of its ${plan.length} convolutions is already normalized, the head, on pooled features, or excluded`}`,
     );
   const open = plan.filter((c) => !c.skip);
