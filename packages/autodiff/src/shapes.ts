@@ -80,6 +80,24 @@ export function reduceAxes(node: Node, opset: number, axesInput: Folded | undefi
   return axesInput ? axesInput.values : 'dynamic';
 }
 
+/**
+ * A Slice end at or past this is taken to run to the end of a dynamic axis (exporters write
+ * INT64_MAX or a large sentinel; dynamic image sizes stay far below it).
+ */
+export const SLICE_TO_END = 1_000_000;
+
+/** ceil(d / s) of a symbolic dim, canonical: `d` itself for s = 1. */
+function ceilDiv(d: string, s: number): string {
+  return s === 1 ? d : `ceil(${d}/${s})`;
+}
+
+/** floor((d + a) / s) + 1 of a symbolic dim, in the canonical form {@link ceilDiv} and Slice share. */
+function floorExpr(d: string, a: number, s: number): string {
+  if (a === -1) return ceilDiv(d, s);
+  if (s === 1) return `(${d}${a + 1 >= 0 ? '+' : ''}${a + 1})`;
+  return `(floor((${d}${a >= 0 ? '+' : ''}${a})/${s})+1)`;
+}
+
 function poolShape(c: Ctx, outChannels?: Dim): Shape | undefined {
   const x = c.shape(0);
   if (!x) return undefined;
@@ -95,8 +113,15 @@ function poolShape(c: Ctx, outChannels?: Dim): Shape | undefined {
   const out: Shape = [x[0], outChannels ?? x[1]];
   for (let i = 0; i < sp; i++) {
     const d = x[i + 2];
-    if (typeof d !== 'number') return undefined;
     const k = (kernel[i] - 1) * dil[i] + 1;
+    if (typeof d === 'string' && !ceil) {
+      // A dynamic H or W: the same expression of the symbol, so equal sizes compare equal.
+      if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') out.push(ceilDiv(d, strides[i]));
+      else if (autoPad === 'VALID') out.push(floorExpr(d, -k, strides[i]));
+      else out.push(floorExpr(d, pads[i] + pads[i + sp] - k, strides[i]));
+      continue;
+    }
+    if (typeof d !== 'number') return undefined;
     if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') out.push(Math.ceil(d / strides[i]));
     else if (autoPad === 'VALID') out.push(Math.floor((d - k) / strides[i]) + 1);
     else {
@@ -264,6 +289,11 @@ Object.assign(shapeFns, {
     for (let k = 0; k < p.axes.length; k++) {
       const a = p.axes[k];
       const d = x[a];
+      // A whole symbolic axis taken every `step` elements: ceil(d / step), as a strided conv writes it.
+      if (typeof d === 'string' && p.starts[k] === 0 && p.ends[k] >= SLICE_TO_END && p.steps[k] > 0) {
+        out[a] = ceilDiv(d, p.steps[k]);
+        continue;
+      }
       if (typeof d !== 'number') return [undefined];
       out[a] = sliceRange(d, p.starts[k], p.ends[k], p.steps[k]).count;
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cnnNet, dynamicNet, largeMapNet, layoutNet, lossNet, miscNet, padAxesNet, smoothNet, statsNet, type Net } from './nets.js';
+import { cnnNet, dynamicNet, spatialNet, largeMapNet, layoutNet, lossNet, miscNet, padAxesNet, smoothNet, statsNet, type Net } from './nets.js';
 import { concat, gradSession, oracle, relL2 } from './harness.js';
 
 /*
@@ -16,6 +16,9 @@ const nets: [string, () => Net][] = [
   ['misc: rank-2 BN, Abs, Softplus, Elu, Erf, Cast, Dropout, ReduceMin/L2/LogSumExp, Gemm transA, 1-D MatMul', () => miscNet()],
   ['misc at opset 18', () => miscNet(5, 18)],
   ['dynamic: no static shapes (run-time broadcast reduction and Split sizes)', () => dynamicNet()],
+  ['spatial: the graph below with static H and W', () => spatialNet()],
+  ['spatial with dynamic H and W, even sizes (symbolic sizes through dilated, strided and depthwise Conv and the strided-Slice shortcut)', () => dynamicSpatial(spatialNet([8, 10]))],
+  ['spatial with dynamic H and W, odd sizes', () => dynamicSpatial(spatialNet([9, 11]))],
   ['smooth', () => smoothNet()],
   ['large maps: BN train, robust BN (inference BN on mixed batch statistics), residual Add, on 32x32 maps', () => largeMapNet()],
   ['loss: ETA/EATA weighted reliable entropy, redundancy filter, Fisher anchor penalty', () => lossNet('eata')],
@@ -23,6 +26,13 @@ const nets: [string, () => Net][] = [
   ['loss: weighted soft cross-entropy to given targets', () => lossNet('softce')],
   ['loss: cross-entropy to the own argmax (EATA Fisher)', () => lossNet('argmaxce')],
 ];
+
+/** The net with its image input declared [N, C, 'H', 'W'] (the data keeps its size): exported with dynamic axes. */
+function dynamicSpatial(net: Net): Net {
+  const input = net.model.graph.inputs[0];
+  input.shape = ['N', input.shape![1], 'H', 'W'];
+  return { ...net, name: `${net.name}-dynamic-hw` };
+}
 
 describe('gradients of the parameters (BN scale/bias and affine vectors) vs the tfjs autodiff oracle', () => {
   for (const [name, build] of nets) {
@@ -39,6 +49,11 @@ describe('gradients of the parameters (BN scale/bias and affine vectors) vs the 
       for (const n of s.names) expect(mine.grads[n].some((v) => v !== 0)).toBe(true);
     });
   }
+});
+
+it('pooling windows on dynamic H and W have no gradient rule yet: a clear error', async () => {
+  await expect(gradSession(dynamicSpatial(cnnNet()))).rejects.toThrow(/MaxPool 'n\/MaxPool': its gradient needs static channel and spatial dims/);
+  await expect(gradSession(dynamicSpatial(layoutNet()))).rejects.toThrow(/AveragePool 'n\/AveragePool': its gradient needs static spatial dims/);
 });
 
 describe('gradients vs central finite differences', () => {

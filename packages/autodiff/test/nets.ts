@@ -317,3 +317,25 @@ export function lossNet(kind: 'eata' | 'sar' | 'softce' | 'argmaxce', seed = 11)
     return argmaxCrossEntropyLoss(ops, z);
   });
 }
+
+/**
+ * A net for dynamic H and W (the input is declared [N, 4, 'H', 'W'] by the caller): Conv with
+ * dilation and bias, BN, depthwise strided Conv with BN in train mode, the option-A strided-Slice
+ * shortcut (x[:, :, ::2, ::2], ends INT64_MAX as torch writes them) added to it, Clip, HardSwish,
+ * GAP, Gemm. With odd H and W the strided Conv's gradient must crop, with even ones zero-fill no
+ * row it reaches (the static rule's output_padding).
+ */
+export function spatialNet(size: [number, number] = [8, 10], seed = 6, opset = 15): Net {
+  const n = new NetBuilder(seed, opset);
+  const b = n.b;
+  const x = n.input('x', [3, 4, ...size]);
+  let h = b.op('Relu', [n.bn(n.conv(x, 4, 6, 3, { bias: true, dilation: 2, pad: 2 }), 6, 'bn0')]);
+  const main = n.bn(n.conv(h, 6, 6, 3, { stride: 2, group: 6 }), 6, 'bn1', true);
+  const s1 = b.op('Slice', [h, b.int64([0]), b.int64([Number.MAX_SAFE_INTEGER]), b.int64([2]), b.int64([2])]);
+  const short = b.op('Slice', [s1, b.int64([0]), b.int64([Number.MAX_SAFE_INTEGER]), b.int64([3]), b.int64([2])]);
+  h = b.op('Clip', [b.op('Add', [main, short]), b.scalar(0), b.scalar(6)]);
+  h = b.op('HardSwish', [n.bn(n.conv(h, 6, 5, 1), 5, 'bn2')]);
+  h = b.op('Flatten', [b.op('GlobalAveragePool', [h])], { axis: 1 });
+  const logits = b.op('Gemm', [h, n.weight([5, 5], 0.8), b.initializer('fc_b', n.randn(5, 0.1), [5])], { transB: 1 });
+  return n.finish('spatial', logits);
+}

@@ -3,7 +3,7 @@
  * learns every site's input rank and dims, and the dims of each state entry.
  */
 import type { Tensor } from 'onnxruntime-common';
-import { applies, describeSites, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
+import { applies, describeSites, type ImageLayout, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
 import { probeModel, type BatchNormSite } from '@edgetta/compiler';
 import type { Model } from '@edgetta/onnx';
 import type { Engine } from '@edgetta/engine';
@@ -34,15 +34,31 @@ export function stateDimsOf(def: MethodDefinition<any>, layers: LayerSource[], o
   return dims;
 }
 
-/** Runs the model once on a zero batch to learn every normalization layer's input rank. */
-export async function probeLayers(engine: Engine, model: Model, sites: BatchNormSite[], source: string): Promise<LayerSource[]> {
-  const input = model.graph.inputs[0];
-  if (!input?.shape) throw new Error(`${source}: the model's input '${input?.name}' has no declared shape`);
-  const dims = input.shape.map((d, i) => {
+/** Default probe size of a symbolic spatial dim: big enough for a 32x-downsampling network. */
+export const PROBE_SPATIAL = 64;
+
+/**
+ * Concrete dims to probe the model's input with: the batch is 1, symbolic spatial dims (H, W of a
+ * rank-4 image input) take the calibration sample's size or {@link PROBE_SPATIAL}. Layer
+ * statistics are per channel, so the compiled passes serve any H and W the model accepts.
+ */
+export function probeDims(shape: readonly (number | string | null)[], name: string, source: string, layout: ImageLayout = 'NCHW', sample?: readonly number[]): number[] {
+  const spatial = shape.length === 4 ? (layout === 'NHWC' ? [1, 2] : [2, 3]) : [];
+  return shape.map((d, i) => {
     if (typeof d === 'number') return d;
     if (i === 0) return 1;
-    throw new Error(`${source}: input '${input.name}' has a symbolic dimension ${i} ('${d}'); only the batch dimension may be dynamic`);
+    if (!spatial.includes(i)) {
+      throw new Error(`${source}: input '${name}' has a symbolic dimension ${i} ('${d ?? '?'}'); edgetta accepts a dynamic batch and dynamic height and width of a rank-4 image input, so export this dimension with a fixed size`);
+    }
+    return sample?.[i - 1] ?? PROBE_SPATIAL;
   });
+}
+
+/** Runs the model once on a zero batch to learn every normalization layer's input rank. */
+export async function probeLayers(engine: Engine, model: Model, sites: BatchNormSite[], source: string, layout: ImageLayout, sample?: readonly number[]): Promise<LayerSource[]> {
+  const input = model.graph.inputs[0];
+  if (!input?.shape) throw new Error(`${source}: the model's input '${input?.name}' has no declared shape`);
+  const dims = probeDims(input.shape, input.name, source, layout, sample);
   for (const inp of model.graph.inputs) {
     if (inp.elemType !== 1) throw new Error(`${source}: input '${inp.name}' is ${inp.elemType}; edgetta adapts models with float32 inputs`);
   }

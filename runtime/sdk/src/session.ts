@@ -174,7 +174,11 @@ export class AdaptiveSession {
     if (options.window !== undefined && ir.graph.inputs.length !== 1) {
       throw new Error(`window: single-sample mode needs a model with one input; this one has ${ir.graph.inputs.length}`);
     }
-    const layers = await probeLayers(engine, ir, sites, source);
+    if (options.window !== undefined && !(ir.graph.inputs[0].shape ?? [null]).slice(1).every((d) => typeof d === 'number')) {
+      throw new Error(`window: single-sample mode keeps a window of fixed-size samples; input '${ir.graph.inputs[0].name}' has dims [${(ir.graph.inputs[0].shape ?? []).map((d) => d ?? '?').join(', ')}] (export it with a fixed height and width)`);
+    }
+    const layout = inputLayoutOf(ir);
+    const layers = await probeLayers(engine, ir, sites, source, layout, options.calibration?.[0] ? [...options.calibration[0].dims].slice(1) : undefined);
     const passes = new Map<string, PassRuntime>();
     const stateDims = stateDimsOf(def, layers, resolved);
     for (const [name, spec] of Object.entries(def.passes)) {
@@ -186,7 +190,7 @@ export class AdaptiveSession {
     }
     const modelInfo: ModelInfo = {
       outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })),
-      inputLayout: inputLayoutOf(ir),
+      inputLayout: layout,
       sampleDims: layers.length ? (ir.graph.inputs[0].shape ?? []).slice(1).map((d) => (typeof d === 'number' ? d : 0)) : [],
     };
     const session = new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name), modelInfo);

@@ -52,7 +52,11 @@ function transposedWindow(e: Emitter, node: Node, g: string, weight: string, w: 
     const h = sx?.[i + 2];
     const o = sg?.[i + 2];
     if (typeof h !== 'number' || typeof o !== 'number') {
+      // A dynamic extent: keep every row the windows reach (no end crop), and let padEndTo crop or
+      // zero-fill to the input's run-time size. Cropping by the end pad here would drop the rows
+      // that output_padding restores in the static case.
       known = false;
+      pads[i + sp] = 0;
       continue;
     }
     const produced = (o - 1) * w.strides[i] + (w.kernel[i] - 1) * w.dilations[i] + 1 - pads[i] - pads[i + sp];

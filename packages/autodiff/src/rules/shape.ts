@@ -1,6 +1,6 @@
 import { attrInt, attrInts, attrString, type Node } from '@edgetta/onnx';
 import type { Emitter } from '../emit.js';
-import { sliceParams, sliceRange } from '../shapes.js';
+import { SLICE_TO_END, sliceParams, sliceRange } from '../shapes.js';
 import type { GradRule } from './types.js';
 
 /** The gradient of a pure re-view: reshape back to the input's shape. */
@@ -9,6 +9,22 @@ const reshapeBack: GradRule = ({ node, e, dy: [g] }) => [e.reshapeLike(g!, node.
 function axisOf(node: Node, e: Emitter, v: string): number {
   const axis = attrInt(node, 'axis', 0);
   return axis < 0 ? axis + e.needRank(v, `${node.opType} '${node.name}' has a negative axis`) : axis;
+}
+
+/** `s - 1` zeros after every element of axis `a` (the adjoint of taking every s-th element); `extent` is the result's length when static. */
+function interleave(e: Emitter, up: string, a: number, rank: number, step: number, extent: number | undefined): string {
+  if (step === 1) return up;
+  const su = e.shape(up);
+  const padded = e.op('Pad', [e.unsqueeze(up, [a + 1]), e.i64([...Array(rank + 1).fill(0), ...Array.from({ length: rank + 1 }, (_, i) => (i === a + 1 ? step - 1 : 0))])], { mode: 'constant' });
+  const after = su?.slice(a + 1);
+  if (after && after.every((d) => typeof d === 'number')) {
+    // Leading dims copied (0), the interleaved axis inferred, the static trailing dims given.
+    const out = e.op('Reshape', [padded, e.i64([...Array(a).fill(0), -1, ...(after as number[])])]);
+    if (extent !== undefined) e.setShape(out, [...su!.slice(0, a), extent, ...after]);
+    return out;
+  }
+  const factor = Array.from({ length: rank }, (_, i) => (i === a ? step : 1));
+  return e.op('Reshape', [padded, e.op('Mul', [e.op('Shape', [up]), e.i64(factor)])]);
 }
 
 /** Layout ops: the gradient undoes the re-arrangement. */
@@ -69,8 +85,17 @@ export const shapeRules: Record<string, GradRule> = {
       const a = p.axes[k];
       const dim = sx?.[a];
       const step = p.steps[k];
-      if (typeof dim !== 'number') throw new Error(`autodiff: Slice '${node.name}': its gradient needs a static extent on sliced axis ${a}`);
       if (step < 0) throw new Error(`autodiff: Slice '${node.name}' has a negative step; its gradient is not implemented`);
+      if (typeof dim !== 'number') {
+        // A dynamic H or W sliced to its end from a constant start (x[:, :, s::k]): interleave,
+        // shift by the start, then crop to the run-time extent.
+        if (p.starts[k] < 0 || p.ends[k] < SLICE_TO_END) throw new Error(`autodiff: Slice '${node.name}': on the dynamic axis ${a} its gradient needs a constant start >= 0 and the slice running to the end`);
+        up = interleave(e, up, a, rank, step, undefined);
+        if (p.starts[k] > 0) up = e.op('Pad', [up, e.i64(Array.from({ length: 2 * rank }, (_, i) => (i === a ? p.starts[k] : 0)))], { mode: 'constant' });
+        up = e.op('Slice', [up, e.i64([0]), e.dimOf(x, a), e.i64([a])]);
+        e.setShape(up, sx);
+        continue;
+      }
       const r = sliceRange(dim, p.starts[k], p.ends[k], step);
       if (step > 1 && a === rank - 1) {
         const u = new Float32Array(r.count * dim);
@@ -80,19 +105,7 @@ export const shapeRules: Record<string, GradRule> = {
         if (su) e.setShape(up, [...su.slice(0, a), dim]);
         continue;
       }
-      if (step > 1) {
-        const su = e.shape(up);
-        const padded = e.op('Pad', [e.unsqueeze(up, [a + 1]), e.i64([...Array(rank + 1).fill(0), ...Array.from({ length: rank + 1 }, (_, i) => (i === a + 1 ? step - 1 : 0))])], { mode: 'constant' });
-        const after = su?.slice(a + 1);
-        if (after && after.every((d) => typeof d === 'number')) {
-          // Leading dims copied (0), the interleaved axis inferred, the static trailing dims given.
-          up = e.op('Reshape', [padded, e.i64([...Array(a).fill(0), -1, ...(after as number[])])]);
-          e.setShape(up, [...su!.slice(0, a), r.count * step, ...after]);
-        } else {
-          const factor = Array.from({ length: rank }, (_, i) => (i === a ? step : 1));
-          up = e.op('Reshape', [padded, e.op('Mul', [e.op('Shape', [up]), e.i64(factor)])]);
-        }
-      }
+      if (step > 1) up = interleave(e, up, a, rank, step, r.count * step);
       begin[a] = r.start;
       // Negative when the interleaved zeros run past the input: Pad crops then.
       end[a] = dim - r.start - r.count * step;
