@@ -109,6 +109,7 @@ export const sar: MethodDefinition<SarOptions> = {
       norm: batchStatsNorm,
       loss: {
         inputs: ['mask'],
+        inputDims: { mask: ['batch'] },
         build: ({ ops, logits, options, inputs }) => {
           const r = reliableEntropyLoss(ops, logits, { e0: entropyThreshold(ops, logits, options.e0Factor), mask: inputs.mask });
           return { loss: r.loss, outputs: { count: r.count } };

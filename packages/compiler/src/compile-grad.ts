@@ -33,6 +33,8 @@ export interface LossContext<O> {
   hyper: Record<string, string>;
   modelOutputs: readonly string[];
   layers: readonly LayerSource[];
+  /** Dims of state entries when known (a loss read declared with its shape lets shape inference pick static forms). */
+  stateDims?: Record<string, number[]>;
   /** Per layer (by index): the affine parameters and state inputs the norm subgraph used. */
   handles: readonly { gamma: string; beta: string; state: Record<string, string> }[];
 }
@@ -49,13 +51,15 @@ export function appendLossAndGradients<O>(model: Model, pass: PassSpec<O>, ctx: 
   const stateInputs: GradientBindings['stateInputs'] = [];
   const state: Record<string, string> = {};
   for (const key of spec.reads ?? []) {
-    state[key] = b.input({ name: `${METHOD_STATE_IN}${key}`, elemType: 1, shape: null });
+    state[key] = b.input({ name: `${METHOD_STATE_IN}${key}`, elemType: 1, shape: ctx.stateDims?.[key] ?? null });
     stateInputs.push({ name: state[key], key });
   }
   const inputs: GradientBindings['inputs'] = [];
   const runInputs: Record<string, string> = {};
+  const batch = model.graph.inputs[0]?.shape?.[0] ?? null;
   for (const key of spec.inputs ?? []) {
-    runInputs[key] = b.input({ name: `${RUN_IN}${key}`, elemType: 1, shape: null });
+    const dims = spec.inputDims?.[key]?.map((d) => (d === 'batch' ? batch : d));
+    runInputs[key] = b.input({ name: `${RUN_IN}${key}`, elemType: 1, shape: dims && !dims.includes(null) ? dims : null });
     inputs.push({ name: runInputs[key], key });
   }
   const result = spec.build({

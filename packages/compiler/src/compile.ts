@@ -135,7 +135,7 @@ export function compilePass<O>(
       });
     }
   }
-  const grad = pass.loss ? appendLossAndGradients(out, pass, { b, opset, options: opts.options, hyper, modelOutputs, layers, handles }) : undefined;
+  const grad = pass.loss ? appendLossAndGradients(out, pass, { b, opset, options: opts.options, hyper, modelOutputs, layers, handles, stateDims: opts.stateDims }) : undefined;
   pruneInitializers(out);
   return {
     model: out,

@@ -41,14 +41,24 @@ export function findBatchNorms(model: Model, source = 'model'): BatchNormSite[] 
     const v = n.attrs.value;
     if (n.opType === 'Constant' && v && v.kind === 'tensor') constants.set(n.outputs[0], v.value);
   }
+  // PyTorch's PRESERVE export shares identical parameter tensors through Identity nodes.
+  const identityOf = new Map<string, string>();
+  for (const n of g.nodes) if (n.opType === 'Identity' && (n.domain === '' || n.domain === 'ai.onnx')) identityOf.set(n.outputs[0], n.inputs[0]);
+  const resolve = (name: string): string => {
+    let v = name;
+    for (let hops = 0; identityOf.has(v) && hops <= identityOf.size; hops++) v = identityOf.get(v)!;
+    return v;
+  };
   const lookup = (name: string, node: Node, role: string): Float32Array => {
-    const t = g.initializers.get(name) ?? constants.get(name);
+    const origin = resolve(name);
+    const t = g.initializers.get(origin) ?? constants.get(origin);
     if (!t) {
       throw new Error(
         `${source}: BatchNormalization '${node.name}' takes its ${role} from '${name}', which is computed in the graph; edgetta needs the ${role} as an initializer or Constant`,
       );
     }
-    return tensorToFloat32(t);
+    // A copy per site: shared initializers still give every layer its own state.
+    return tensorToFloat32(t).slice();
   };
   const sites: BatchNormSite[] = [];
   for (const node of g.nodes) {

@@ -74,6 +74,12 @@ export interface LossSpec<O> {
   reads?: readonly string[];
   /** Per-run float32 tensors the step passes to `run` (e.g. a sample mask, teacher targets). */
   inputs?: readonly string[];
+  /**
+   * Dims of the per-run inputs, when fixed by the batch ('batch' stands for the model input's batch
+   * dim): declared on the graph input so shape inference, and the backward graph, use static forms.
+   * @defaultValue unknown dims
+   */
+  inputDims?: Readonly<Record<string, readonly (number | 'batch')[]>>;
   build<T>(args: LossArgs<T, O>): LossResult<T>;
 }
 

@@ -3,7 +3,7 @@
  * learns every site's input rank and dims, and the dims of each state entry.
  */
 import type { Tensor } from 'onnxruntime-common';
-import { applies, describeSites, type ImageLayout, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
+import { applies, describeSites, type ImageLayout, type ModelInfo, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
 import { probeModel, type BatchNormSite } from '@edgetta/compiler';
 import type { Model } from '@edgetta/onnx';
 import type { Engine } from '@edgetta/engine';
@@ -24,8 +24,14 @@ export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, sou
   );
 }
 
-export function stateDimsOf(def: MethodDefinition<any>, layers: LayerSource[], options: Record<string, number | boolean>): Record<string, number[]> {
+/**
+ * Dims of every state entry: per-layer entries as the method declares them (default [length]);
+ * method-level entries [length] as fed, when their length is known at create (not a buffer sized
+ * on the first batch).
+ */
+export function stateDimsOf(def: MethodDefinition<any>, layers: LayerSource[], options: Record<string, number | boolean>, model?: ModelInfo): Record<string, number[]> {
   const dims: Record<string, number[]> = {};
+  for (const [k, v] of Object.entries(def.initState?.(options, model) ?? {})) if (v.length > 0) dims[k] = [v.length];
   for (const layer of layers) {
     const s = def.initLayerState?.(layer, options) ?? {};
     const shapes = def.layerStateDims?.(layer, options) ?? {};

@@ -179,8 +179,13 @@ export class AdaptiveSession {
     }
     const layout = inputLayoutOf(ir);
     const layers = await probeLayers(engine, ir, sites, source, layout, options.calibration?.[0] ? [...options.calibration[0].dims].slice(1) : undefined);
+    const modelInfo: ModelInfo = {
+      outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })),
+      inputLayout: layout,
+      sampleDims: layers.length ? (ir.graph.inputs[0].shape ?? []).slice(1).map((d) => (typeof d === 'number' ? d : 0)) : [],
+    };
     const passes = new Map<string, PassRuntime>();
-    const stateDims = stateDimsOf(def, layers, resolved);
+    const stateDims = stateDimsOf(def, layers, resolved, modelInfo);
     for (const [name, spec] of Object.entries(def.passes)) {
       // onnxruntime-web's WebGPU kernel rejects train-mode BatchNormalization at run time (it does
       // not fall back to wasm), so WebGPU sessions compute batch statistics with reductions.
@@ -188,11 +193,6 @@ export class AdaptiveSession {
       const compiled = compilePass(ir, sites, layers, spec, { options: resolved, stateDims, fastBatchStats });
       passes.set(name, { compiled, session: await engine.createSession(compiled.encode()) });
     }
-    const modelInfo: ModelInfo = {
-      outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })),
-      inputLayout: layout,
-      sampleDims: layers.length ? (ir.graph.inputs[0].shape ?? []).slice(1).map((d) => (typeof d === 'number' ? d : 0)) : [],
-    };
     const session = new AdaptiveSession(engine, def, resolved, layers, passes, ir.graph.inputs, ir.graph.outputs.map((o) => o.name), modelInfo);
     session.recovery = recovered ?? null;
     session.guard = new Guard(guard);
