@@ -61,7 +61,8 @@ const noEma = () => new Float32Array(2);
 export function excludedLayers(layers: readonly LayerSource[], excludeDeepest: number): Set<number> {
   if (excludeDeepest >= 0) return new Set(layers.slice(Math.max(0, layers.length - excludeDeepest)).map((l) => l.index));
   if (layers.some((l) => !l.inputDims)) return new Set();
-  const area = (l: LayerSource) => l.inputDims!.slice(2).reduce((a, b) => a * b, 1);
+  // Positions per sample and channel: H*W for NCHW BatchNorm inputs, also for channels-last LayerNorm inputs [N, H, W, C].
+  const area = (l: LayerSource) => l.inputDims!.slice(1).reduce((a, b) => a * b, 1) / l.channels;
   const smallest = Math.min(...layers.map(area));
   // Only a proper deepest stage: when every layer has the same resolution, nothing is excluded.
   if (layers.every((l) => area(l) === smallest)) return new Set();
@@ -81,6 +82,8 @@ export const sar: MethodDefinition<SarOptions> = {
     resetThreshold: { doc: 'recover the model when the entropy moving average falls below this (>= 0)', min: 0 },
     excludeDeepest: { doc: 'BatchNorm layers left out, counted from the deepest (-1 = the deepest stage)', min: -1, integer: true },
   },
+  // SAR was designed for GroupNorm/LayerNorm models: their sites keep per-sample statistics.
+  appliesTo: { sites: ['batch-norm', 'layer-norm'] },
   minBatchSize: {
     size: 2,
     reason: "'sar' normalizes its BatchNorm layers with test-batch statistics, which one image does not give; use 'alpha-bn' for single images",

@@ -56,6 +56,8 @@ export const tent: MethodDefinition<TentOptions> = {
     steps: { doc: 'updates per batch (>= 1)', min: 1, integer: true },
     episodic: { doc: 'reset to the source before every batch', type: 'boolean' },
   },
+  // LayerNorm sites keep their per-sample statistics; Tent adapts their affine (as for ViTs).
+  appliesTo: { sites: ['batch-norm', 'layer-norm'] },
   minBatchSize: {
     size: 2,
     reason: "'tent' normalizes with test-batch statistics and minimizes the batch's entropy, which one image does not support; use 'alpha-bn' for single images",

@@ -399,8 +399,14 @@ const foldFns: Record<string, (c: Ctx, shapes: Map<string, Shape>) => Folded | u
     return { values: v, dims: [v.length], float: false };
   },
   Gather: (c) => {
-    const x = c.value(0);
     const idx = c.value(1);
+    // Static entries of a shape that has symbolic ones (the channels of [N, C, H, W]).
+    const held = c.shapeValue(0);
+    if (!c.value(0) && held && idx) {
+      const picked = idx.values.map((i) => held[i < 0 ? i + held.length : i]);
+      return picked.every((d) => typeof d === 'number') ? { values: picked as number[], dims: idx.dims, float: false } : undefined;
+    }
+    const x = c.value(0);
     if (!x || !idx || x.dims.length !== 1) return undefined;
     const values = idx.values.map((i) => x.values[i < 0 ? i + x.values.length : i]);
     return { values, dims: idx.dims, float: x.float };

@@ -1,6 +1,6 @@
-import { layerKey, type LayerSource, type PassSpec } from '@edgetta/core';
+import { layerKey, ownStatisticsNorm, type LayerSource, type PassSpec } from '@edgetta/core';
 import { cloneModel, encodeModel, GraphBuilder, type Model, type Node } from '@edgetta/onnx';
-import type { BatchNormSite } from './find.js';
+import type { NormSite } from './find.js';
 import { OnnxOps } from './onnx-ops.js';
 import { appendLossAndGradients, type GradientBindings } from './compile-grad.js';
 
@@ -56,7 +56,7 @@ export interface CompiledPass {
  */
 export function compilePass<O>(
   model: Model,
-  sites: readonly BatchNormSite[],
+  sites: readonly NormSite[],
   layers: readonly LayerSource[],
   pass: PassSpec<O>,
   opts: CompileOptions<O>,
@@ -72,7 +72,7 @@ export function compilePass<O>(
   const b = new GraphBuilder(out);
   const modelOutputs = g.outputs.map((o) => o.name);
   // cloneModel keeps node order, so a site's position in the source graph finds its clone.
-  const bySite = new Map<Node, BatchNormSite>();
+  const bySite = new Map<Node, NormSite>();
   for (const s of sites) {
     const at = model.graph.nodes.indexOf(s.node);
     if (at < 0) throw new Error(`compilePass: BatchNormalization '${s.name}' is not a node of this model`);
@@ -108,17 +108,19 @@ export function compilePass<O>(
       state[s] = b.input({ name: `${STATE_IN}${key}`, elemType: 1, shape: dims });
       stateInputs.push({ name: state[s], key, dims });
     }
-    const result = pass.norm({
-      ops,
-      x: site.input,
-      layer,
-      options: opts.options,
-      gamma: state.gamma ?? scale,
-      beta: state.beta ?? bias,
-      source: { mean, variance },
-      state,
-      hyper,
-    });
+    const result = (site.kind ?? 'batch-norm') === 'batch-norm'
+      ? pass.norm({
+          ops,
+          x: site.input,
+          layer,
+          options: opts.options,
+          gamma: state.gamma ?? scale,
+          beta: state.beta ?? bias,
+          source: { mean, variance },
+          state,
+          hyper,
+        })
+      : perSampleNorm(ops, site, layer.rank, state, scale, bias, b);
     handles[site.index] = { gamma: state.gamma ?? scale, beta: state.beta ?? bias, state };
     for (const s of pass.writes ?? []) {
       const v = result.state?.[s];
@@ -147,6 +149,20 @@ export function compilePass<O>(
     ...(grad ? { grad } : {}),
     encode: () => encodeModel(out),
   };
+}
+
+/**
+ * A site without batch statistics (LayerNorm) normalizes with its own statistics; the pass
+ * chooses only its affine (state `gamma`/`beta` when it reads them, else the exported ones).
+ */
+function perSampleNorm(ops: OnnxOps, site: NormSite, rank: number, state: Record<string, string>, scale: string, bias: string | undefined, b: GraphBuilder): { y: string; state?: Record<string, string> } {
+  const axis = site.axis === undefined ? rank - 1 : site.axis < 0 ? site.axis + rank : site.axis;
+  const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+  // State is flat [C]; the graph's affine has the normalized shape.
+  const shaped = (v: string): string => (site.affineDims.length > 1 ? ops.reshape(v, site.affineDims) : v);
+  const gamma = state.gamma ? shaped(state.gamma) : scale;
+  const beta = state.beta ? shaped(state.beta) : bias ?? b.scalar(0);
+  return { y: ownStatisticsNorm(ops, site.input, axes, gamma, beta, site.epsilon) };
 }
 
 /** Drops initializers no node reads any more (e.g. source statistics a method ignores). */

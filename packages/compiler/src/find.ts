@@ -1,14 +1,19 @@
 import type { LayerSource, SiteCounts, SiteKind } from '@edgetta/core';
 import { attrFloat, attrInt, tensorDims, tensorToFloat32, type Model, type Node, type TensorProto } from '@edgetta/onnx';
 
-/** A BatchNormalization node found in a model, with its source parameters. */
-export interface BatchNormSite extends Omit<LayerSource, 'rank'> {
+/** A normalization node found in a model, with its source parameters. */
+export interface NormSite extends Omit<LayerSource, 'rank'> {
   node: Node;
   /** Name of the layer input value. */
   input: string;
   /** Name of the layer output value. */
   output: string;
+  /** Dims of the affine parameters as the graph holds them ([C] for BatchNormalization; LayerNormalization's normalized shape). */
+  affineDims: number[];
 }
+
+/** @deprecated the name of {@link NormSite} when every site was a BatchNormalization. */
+export type BatchNormSite = NormSite;
 
 const NORM_LIKE = /norm|LRN|MeanVarianceNormalization/i;
 
@@ -34,7 +39,23 @@ export function surveySites(model: Model): SiteCounts {
  * Finds every BatchNormalization node with its scale, bias, mean and variance (initializers or
  * Constant nodes). Throws a clear error when there is none, naming the model's norm-like ops.
  */
-export function findBatchNorms(model: Model, source = 'model'): BatchNormSite[] {
+export function findBatchNorms(model: Model, source = 'model'): NormSite[] {
+  const sites = batchNormSites(model, source);
+  if (sites.length === 0) {
+    const g = model.graph;
+    const counts = new Map<string, number>();
+    for (const n of g.nodes) if (NORM_LIKE.test(n.opType)) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
+    const normLike = [...counts].map(([op, k]) => `${op} x${k}`).join(', ');
+    throw new Error(
+      `${source}: the model has no BatchNormalization node, so there are no normalization statistics to adapt` +
+        (normLike ? ` (its norm-like ops: ${normLike}; edgetta adapts BatchNormalization layers)` : ' (it has no norm-like op at all; was BatchNormalization folded into the convolutions at export?)'),
+    );
+  }
+  return sites;
+}
+
+/** Reads a node's parameter tensors: initializers or Constant nodes, through Identity chains. */
+function paramReader(model: Model, source: string): (name: string, node: Node, role: string) => { data: Float32Array; dims: number[] } {
   const g = model.graph;
   const constants = new Map<string, TensorProto>();
   for (const n of g.nodes) {
@@ -49,18 +70,27 @@ export function findBatchNorms(model: Model, source = 'model'): BatchNormSite[] 
     for (let hops = 0; identityOf.has(v) && hops <= identityOf.size; hops++) v = identityOf.get(v)!;
     return v;
   };
-  const lookup = (name: string, node: Node, role: string): Float32Array => {
+  return (name: string, node: Node, role: string) => {
     const origin = resolve(name);
     const t = g.initializers.get(origin) ?? constants.get(origin);
     if (!t) {
       throw new Error(
-        `${source}: BatchNormalization '${node.name}' takes its ${role} from '${name}', which is computed in the graph; edgetta needs the ${role} as an initializer or Constant`,
+        `${source}: ${node.opType} '${node.name}' takes its ${role} from '${name}', which is computed in the graph; edgetta needs the ${role} as an initializer or Constant`,
       );
     }
     // A copy per site: shared initializers still give every layer its own state.
-    return tensorToFloat32(t).slice();
+    return { data: tensorToFloat32(t).slice(), dims: tensorDims(t) };
   };
-  const sites: BatchNormSite[] = [];
+}
+
+const isDefault = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
+
+/** Every inference-form BatchNormalization node, in graph order. */
+function batchNormSites(model: Model, source: string): NormSite[] {
+  const g = model.graph;
+  const read = paramReader(model, source);
+  const lookup = (name: string, node: Node, role: string): Float32Array => read(name, node, role).data;
+  const sites: NormSite[] = [];
   for (const node of g.nodes) {
     if (node.opType !== 'BatchNormalization' || (node.domain !== '' && node.domain !== 'ai.onnx')) continue;
     if (attrInt(node, 'training_mode', 0) !== 0) {
@@ -72,12 +102,14 @@ export function findBatchNorms(model: Model, source = 'model'): BatchNormSite[] 
     const [x, scale, bias, mean, variance] = node.inputs;
     const gamma = lookup(scale, node, 'scale');
     const channels = gamma.length;
-    const site: BatchNormSite = {
+    const site: NormSite = {
       index: sites.length,
       name: node.name,
+      kind: 'batch-norm',
       node,
       input: x,
       output: node.outputs[0],
+      affineDims: [channels],
       channels,
       epsilon: attrFloat(node, 'epsilon', 1e-5),
       gamma,
@@ -90,16 +122,65 @@ export function findBatchNorms(model: Model, source = 'model'): BatchNormSite[] 
     }
     sites.push(site);
   }
-  if (sites.length === 0) {
-    const counts = new Map<string, number>();
-    for (const n of g.nodes) if (NORM_LIKE.test(n.opType)) counts.set(n.opType, (counts.get(n.opType) ?? 0) + 1);
-    const normLike = [...counts].map(([op, k]) => `${op} x${k}`).join(', ');
-    throw new Error(
-      `${source}: the model has no BatchNormalization node, so there are no normalization statistics to adapt` +
-        (normLike ? ` (its norm-like ops: ${normLike}; edgetta adapts BatchNormalization layers)` : ' (it has no norm-like op at all; was BatchNormalization folded into the convolutions at export?)'),
-    );
+  return sites;
+}
+
+/** Every LayerNormalization node (opset 17), in graph order: per-sample statistics over the axes from `axis` on. */
+function layerNormSites(model: Model, source: string): NormSite[] {
+  const read = paramReader(model, source);
+  const sites: NormSite[] = [];
+  for (const node of model.graph.nodes) {
+    if (node.opType !== 'LayerNormalization' || !isDefault(node)) continue;
+    if (node.outputs.slice(1).some((o) => o)) {
+      throw new Error(`${source}: LayerNormalization '${node.name}' also outputs its mean or inverse standard deviation, which edgetta does not provide; export without them`);
+    }
+    const [x, scale, bias] = node.inputs;
+    const g = read(scale, node, 'scale');
+    const beta = bias ? read(bias, node, 'bias').data : new Float32Array(g.data.length);
+    if (beta.length !== g.data.length) throw new Error(`${source}: LayerNormalization '${node.name}': bias has ${beta.length} values, scale has ${g.data.length}`);
+    sites.push({
+      index: sites.length,
+      name: node.name,
+      kind: 'layer-norm',
+      axis: attrInt(node, 'axis', -1),
+      node,
+      input: x,
+      output: node.outputs[0],
+      affineDims: g.dims,
+      channels: g.data.length,
+      epsilon: attrFloat(node, 'epsilon', 1e-5),
+      gamma: g.data,
+      beta,
+      mean: new Float32Array(0),
+      variance: new Float32Array(0),
+    });
   }
   return sites;
+}
+
+/**
+ * The site finders, one per kind (native ops; decomposed exporter patterns join as finders of
+ * their own). Each returns its sites in graph order.
+ */
+export const SITE_FINDERS: Partial<Record<SiteKind, (model: Model, source: string) => NormSite[]>> = {
+  'batch-norm': batchNormSites,
+  'layer-norm': layerNormSites,
+};
+
+/**
+ * The model's sites of the given kinds, in graph order, indexed 0.. in that order (the index
+ * names the layer's state). A kind without a finder yet is an error naming the kinds supported.
+ */
+export function findSites(model: Model, kinds: readonly SiteKind[], source = 'model'): NormSite[] {
+  const found: NormSite[] = [];
+  for (const kind of kinds) {
+    const finder = SITE_FINDERS[kind];
+    if (!finder) throw new Error(`${source}: edgetta does not adapt ${kind} sites yet (it adapts: ${Object.keys(SITE_FINDERS).join(', ')})`);
+    found.push(...finder(model, source));
+  }
+  const order = new Map(model.graph.nodes.map((n, i) => [n, i]));
+  found.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
+  return found.map((s, index) => ({ ...s, index }));
 }
 
 /** dims of an initializer, for validation messages. */

@@ -45,3 +45,17 @@ export function evalModeBatchNorm<T, O>(args: NormArgs<T, O>): NormResult<T> {
 export function sourceRunningStats(layer: { mean: Float32Array; variance: Float32Array }): Record<string, Float32Array> {
   return { mean: layer.mean.slice(), variance: layer.variance.slice() };
 }
+
+/**
+ * Per-sample normalization with the layer's own statistics (LayerNorm over `axes`, e.g. the
+ * trailing ones): y = gamma * (x - mean) / sqrt(var + eps) + beta, mean and biased variance per
+ * sample over `axes`; `gamma`/`beta` broadcast over the normalized (trailing) axes. Sites without
+ * batch statistics always normalize this way; methods choose only their affine.
+ */
+export function ownStatisticsNorm<T>(ops: Ops<T>, x: T, axes: number[], gamma: T, beta: T, epsilon: number): T {
+  const mean = ops.reduceMean(x, axes, true);
+  const d = ops.sub(x, mean);
+  const variance = ops.reduceMean(ops.mul(d, d), axes, true);
+  const xhat = ops.div(d, ops.sqrt(ops.add(variance, ops.scalar(epsilon))));
+  return ops.add(ops.mul(xhat, gamma), beta);
+}

@@ -1,5 +1,5 @@
 import type { Ops } from './ops.js';
-import type { Applicability } from './sites.js';
+import type { Applicability, SiteKind } from './sites.js';
 
 /** What a method knows about one normalization layer of the model. */
 export interface LayerInfo {
@@ -11,11 +11,23 @@ export interface LayerInfo {
   /** Rank of the layer's input (4 for NCHW feature maps). */
   rank: number;
   epsilon: number;
+  /**
+   * What the layer normalizes over: `batch-norm` (statistics over N and the spatial axes, with
+   * running statistics) or a per-sample kind (`layer-norm`, over the axes from {@link axis} on).
+   * @defaultValue 'batch-norm'
+   */
+  kind?: SiteKind;
+  /** First normalized axis of a `layer-norm` site (ONNX LayerNormalization's `axis`, made non-negative once the rank is known). */
+  axis?: number;
   /** dims of the layer input in a batch-1 probe run, when the host probed them (e.g. [1, C, H, W]). */
   inputDims?: readonly number[];
 }
 
-/** The source parameters of one BatchNormalization layer. */
+/**
+ * The source parameters of one normalization layer. `mean`/`variance` are its running statistics;
+ * sites without them (`layer-norm`, `group-norm`, `instance-norm`) have empty arrays, and methods
+ * that read them declare `appliesTo: { sites: ['batch-norm'] }` so they never see such a site.
+ */
 export interface LayerSource extends LayerInfo {
   gamma: Float32Array;
   beta: Float32Array;

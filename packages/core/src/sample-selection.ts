@@ -90,6 +90,7 @@ export function sampleSelectiveEntropy<O extends SampleSelectionOptions>(spec: S
     paper: spec.paper,
     defaults: spec.defaults,
     optionSpecs: spec.optionSpecs,
+    appliesTo: { sites: ['batch-norm', 'layer-norm'] },
     minBatchSize: {
       size: 2,
       reason: `'${spec.name}' normalizes with test-batch statistics, which one image does not give; use 'alpha-bn' for single images`,

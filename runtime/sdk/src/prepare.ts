@@ -13,7 +13,7 @@ export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, sou
   if (applies(def.appliesTo, found)) return;
   const wanted = def.appliesTo?.sites ?? ['batch-norm'];
   const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found));
-  const folded = !found['batch-norm'] && recoverable > 0 && (wanted === 'any' || wanted.includes('batch-norm'));
+  const folded = describeSites(found) === 'no normalization layer' && recoverable > 0 && (wanted === 'any' || wanted.includes('batch-norm'));
   const hint = folded
     ? ` (BatchNormalization was likely folded into its ${recoverable} unnormalized convolutions at export: pass calibration: [tensor, ...] with at least 32 clean, unlabeled training samples to recover it, or export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False) to keep it)`
     : '';

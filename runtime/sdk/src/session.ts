@@ -18,7 +18,7 @@ import {
   type StepContext,
   type UpdateReport,
 } from '@edgetta/core';
-import { compilePass, findBatchNorms, surveySites } from '@edgetta/compiler';
+import { compilePass, findSites, surveySites } from '@edgetta/compiler';
 import type { ValueInfo } from '@edgetta/onnx';
 import { resolveEngine, type Engine, type EngineInfo, type EngineOptions } from '@edgetta/engine';
 import { registerBuiltinMethods } from './builtins.js';
@@ -165,7 +165,9 @@ export class AdaptiveSession {
       found = surveySites(ir);
     }
     assertApplies(def, found, source, recoverableConvs(ir));
-    const sites = found['batch-norm'] ? findBatchNorms(ir, source) : [];
+    // The sites the method adapts (`source`, which applies to any model, runs BN layers in eval form).
+    const wanted = def.appliesTo?.sites ?? ['batch-norm'];
+    const sites = findSites(ir, (wanted === 'any' ? ['batch-norm' as const] : wanted).filter((k) => (found[k] ?? 0) > 0), source);
     // Checked before any onnxruntime session is opened, so a refused model leaves none behind.
     const first = ir.graph.outputs[0]?.shape;
     if (guard.sourceWeight !== undefined && first && first.length !== 2) {

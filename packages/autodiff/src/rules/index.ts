@@ -2,6 +2,7 @@ import { activationRules } from './activations.js';
 import { elementwiseRules } from './elementwise.js';
 import { nnRules } from './nn.js';
 import { reduceRules } from './reduce.js';
+import { resizeRules } from './resize.js';
 import { shapeRules } from './shape.js';
 import type { GradRule } from './types.js';
 
@@ -14,6 +15,7 @@ export const gradRules: Readonly<Record<string, GradRule>> = Object.freeze({
   ...reduceRules,
   ...nnRules,
   ...shapeRules,
+  ...resizeRules,
 });
 
 /**
