@@ -192,6 +192,8 @@ export const rotta: MethodDefinition<RottaOptions> = {
   name: 'rotta',
   summary: 'Robust BN + category-balanced memory + timeliness-weighted mean teacher (for correlated streams; batch size 1 works).',
   paper: 'Yuan, Xie & Li, Robust Test-Time Adaptation in Dynamic Scenarios, CVPR 2023.',
+  // The category-balanced memory files each sample under its predicted class.
+  appliesTo: { sites: ['batch-norm'], outputs: ['classifier'] },
   defaults: { lr: 1e-3, beta1: 0.9, beta2: 0.999, alpha: 0.05, nu: 0.001, capacity: 64, updateEvery: 64, lambdaT: 1, lambdaU: 1, seed: 0 },
   optionSpecs: {
     lr: { doc: 'Adam learning rate (> 0)', greaterThan: 0 },

@@ -12,3 +12,71 @@ export function probeModel(model: Model, sites: readonly BatchNormSite[]): { byt
   const outputs = sites.map((s) => b.output(s.input, `edgetta.probe.${s.index}`));
   return { bytes: encodeModel(out), outputs };
 }
+
+/** Ops whose first output's element type is fixed, whatever their inputs. */
+const FIXED_TYPE: Record<string, number> = { Shape: 7, Size: 7, NonZero: 7, ArgMax: 7, ArgMin: 7, Equal: 9, Less: 9, Greater: 9, LessOrEqual: 9, GreaterOrEqual: 9, Not: 9, And: 9, Or: 9, Xor: 9, IsNaN: 9, IsInf: 9 };
+
+/**
+ * The element type of every node's first output: fixed by the op, by an attribute (Cast,
+ * Constant, ConstantOfShape), else that of its first typed input (Where: the values).
+ */
+function elementTypes(model: Model): Map<string, number> {
+  const g = model.graph;
+  const types = new Map<string, number>();
+  for (const [k, t] of g.initializers) types.set(k, t.dataType ?? 1);
+  for (const v of g.inputs) types.set(v.name, v.elemType);
+  for (const n of g.nodes) {
+    const a = n.attrs;
+    let t: number | undefined = FIXED_TYPE[n.opType];
+    if (n.opType === 'Cast' && a.to?.kind === 'int') t = a.to.value;
+    else if (n.opType === 'Constant') t = a.value?.kind === 'tensor' ? (a.value.value.dataType ?? 1) : 1;
+    else if (n.opType === 'ConstantOfShape') t = a.value?.kind === 'tensor' ? (a.value.value.dataType ?? 1) : 1;
+    t ??= types.get(n.inputs[n.opType === 'Where' ? 1 : 0]) ?? n.inputs.map((i) => types.get(i)).find((x) => x !== undefined) ?? 1;
+    types.set(n.outputs[0], t);
+  }
+  return types;
+}
+
+/**
+ * The model with every float32 intermediate value (first outputs of nodes) added as a graph
+ * output, for a run that measures their dims (see `withProbedShapes`).
+ */
+export function probeAllValues(model: Model): { bytes: Uint8Array; outputs: Map<string, string> } {
+  const out = cloneModel(model);
+  const b = new GraphBuilder(out);
+  const already = new Set(model.graph.outputs.map((o) => o.name));
+  const types = elementTypes(model);
+  const outputs = new Map<string, string>();
+  let k = 0;
+  for (const n of model.graph.nodes) {
+    const v = n.outputs[0];
+    if (v && types.get(v) === 1 && !already.has(v) && !outputs.has(v)) outputs.set(v, b.output(v, `edgetta.shape.${k++}`));
+  }
+  return { bytes: encodeModel(out), outputs };
+}
+
+/**
+ * A copy of the model with `value_info` for every float32 intermediate value (the runs hold only
+ * those) whose dims two probe runs
+ * (batch 1 and batch 2) agree on except the leading batch dim, written with the input's batch
+ * symbol. Exported models rarely carry value_info, and the backward graph picks static forms
+ * (Resize, dynamic Slice) only where shapes are known.
+ */
+export function withProbedShapes(model: Model, runs: readonly [ReadonlyMap<string, readonly number[]>, ReadonlyMap<string, readonly number[]>], batch: string | number): Model {
+  const [one, two] = runs;
+  const out = cloneModel(model);
+  const known = new Set(out.graph.valueInfo.map((v) => v.name));
+  for (const [name, a] of one) {
+    const b = two.get(name);
+    if (!b || a.length !== b.length || known.has(name)) continue;
+    const dims: ({ dimValue: number } | { dimParam: string })[] = [];
+    let ok = true;
+    a.forEach((d, i) => {
+      if (d === b[i]) dims.push({ dimValue: d });
+      else if (i === 0 && d === 1 && b[i] === 2 && typeof batch === 'string') dims.push({ dimParam: batch });
+      else ok = false;
+    });
+    if (ok) out.graph.valueInfo.push({ name, type: { tensorType: { elemType: 1, shape: { dim: dims } } } });
+  }
+  return out;
+}

@@ -1,19 +1,26 @@
 /**
  * Losses of the gradient methods as graph pieces, written once against {@link Ops} (the ONNX
  * emitter builds them into the pass graph and the autodiff differentiates them; the reference
- * interpreter computes them in float64 for tests). Logits are `[N, K]`; entropy uses the natural log.
+ * interpreter computes them in float64 for tests). Logits are `[N, K]` (the sample-selective losses)
+ * or also `[N, K, H, W]` (mean entropy); entropy uses the natural log.
  */
 import type { Ops } from './ops.js';
 
-/** Per-sample softmax entropy H_b = -sum_k p_bk log p_bk, `[N]`. */
+/**
+ * Softmax entropy over the class axis 1, H = -sum_k p_k log p_k: `[N]` for classifier logits
+ * `[N, K]`, `[N, H, W]` (one per pixel) for dense logits `[N, K, H, W]`.
+ */
 export function sampleEntropy<T>(ops: Ops<T>, logits: T): T {
   const logp = ops.logSoftmax(logits, 1);
   return ops.sub(ops.scalar(0), ops.reduceSum(ops.mul(ops.exp(logp), logp), [1], false));
 }
 
-/** Tent: L = (1/N) sum_b H_b. */
+/**
+ * Tent: L = (1/N) sum_b H_b for a classifier; for dense logits the mean over every sample and
+ * pixel (per-pixel entropy, as Tent on segmentation). Flattened first, so one graph serves any rank.
+ */
 export function meanEntropyLoss<T>(ops: Ops<T>, logits: T): T {
-  return ops.reduceMean(sampleEntropy(ops, logits), [0], false);
+  return ops.reduceMean(ops.reshape(sampleEntropy(ops, logits), [-1]), [0], false);
 }
 
 /** E0 = factor * ln K with K the number of classes, computed in the graph from the logits. */

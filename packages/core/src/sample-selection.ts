@@ -90,7 +90,8 @@ export function sampleSelectiveEntropy<O extends SampleSelectionOptions>(spec: S
     paper: spec.paper,
     defaults: spec.defaults,
     optionSpecs: spec.optionSpecs,
-    appliesTo: { sites: ['batch-norm', 'layer-norm'] },
+    // Sample selection, redundancy and the Fisher anchor are per sample: one distribution each.
+    appliesTo: { sites: ['batch-norm', 'layer-norm'], outputs: ['classifier'] },
     minBatchSize: {
       size: 2,
       reason: `'${spec.name}' normalizes with test-batch statistics, which one image does not give; use 'alpha-bn' for single images`,

@@ -15,8 +15,24 @@ export type SiteKind = 'batch-norm' | 'layer-norm' | 'group-norm' | 'instance-no
 
 export const SITE_KINDS: readonly SiteKind[] = ['batch-norm', 'layer-norm', 'group-norm', 'instance-norm'];
 
+/**
+ * What a model's first output is, from its rank: `classifier` logits `[N, K]`, or `dense` logits
+ * `[N, K, ...spatial]` (segmentation: one class distribution per pixel).
+ */
+export type OutputKind = 'classifier' | 'dense';
+
+export function outputKindOf(rank: number | undefined): OutputKind | undefined {
+  return rank === 2 ? 'classifier' : rank !== undefined && rank >= 3 ? 'dense' : undefined;
+}
+
 /** What a method can be applied to. */
 export interface Applicability {
+  /**
+   * Output kinds the method's loss and bookkeeping understand (per-sample selection, class
+   * memories and balanced banks need one class distribution per sample).
+   * @defaultValue ['classifier', 'dense']
+   */
+  outputs?: readonly OutputKind[];
   /**
    * Site kinds the method adapts; the model needs at least one such site. `'any'`: the method
    * needs no site (it runs on any model, e.g. `source`). Sites of other kinds stay as exported.
@@ -29,8 +45,9 @@ export interface Applicability {
 export type SiteCounts = Partial<Record<SiteKind, number>>;
 
 /** The sites a method adapts, and whether the model has any. */
-export function applies(rule: Applicability | undefined, found: SiteCounts): boolean {
+export function applies(rule: Applicability | undefined, found: SiteCounts, output?: OutputKind): boolean {
   const sites = rule?.sites ?? ['batch-norm'];
+  if (output && rule?.outputs && !rule.outputs.includes(output)) return false;
   return sites === 'any' || sites.some((k) => (found[k] ?? 0) > 0);
 }
 

@@ -14,3 +14,4 @@ export function listMethods(): string[] {
   return list();
 }
 export { restoreBatchNorm, recoverNorms, RecoveryError, checkCalibration, type CalibrationBatch, type RestoreOptions, type RecoveryReport } from './recover.js';
+export { annotateShapes } from './prepare.js';

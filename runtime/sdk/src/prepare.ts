@@ -3,16 +3,21 @@
  * learns every site's input rank and dims, and the dims of each state entry.
  */
 import type { Tensor } from 'onnxruntime-common';
-import { applies, describeSites, type ImageLayout, type ModelInfo, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
-import { probeModel, type BatchNormSite } from '@edgetta/compiler';
+import { applies, describeSites, type ImageLayout, type ModelInfo, type OutputKind, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
+import { probeAllValues, probeModel, withProbedShapes, type BatchNormSite } from '@edgetta/compiler';
 import type { Model } from '@edgetta/onnx';
 import type { Engine } from '@edgetta/engine';
 
 /** Refuses a model the method cannot adapt, naming the site kinds found and the methods that apply. */
-export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string, recoverable = 0): void {
-  if (applies(def.appliesTo, found)) return;
+export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string, recoverable = 0, output?: OutputKind): void {
+  if (applies(def.appliesTo, found, output)) return;
   const wanted = def.appliesTo?.sites ?? ['batch-norm'];
-  const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found));
+  const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found, output));
+  if (applies(def.appliesTo, found)) {
+    throw new Error(
+      `${source}: method '${def.name}' needs ${def.appliesTo!.outputs!.join(' or ')} outputs, and this model's first output is ${output} logits; methods that apply to this model: ${fitting.join(', ') || '(none)'}`,
+    );
+  }
   const folded = describeSites(found) === 'no normalization layer' && recoverable > 0 && (wanted === 'any' || wanted.includes('batch-norm'));
   const hint = folded
     ? ` (BatchNormalization was likely folded into its ${recoverable} unnormalized convolutions at export: pass calibration: [tensor, ...] with at least 32 clean, unlabeled training samples to recover it, or export with torch.onnx.export(..., training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False) to keep it)`
@@ -83,6 +88,34 @@ export async function probeLayers(engine: Engine, model: Model, sites: BatchNorm
       const { node: _n, input: _i, output: _o, ...rest } = s;
       return { ...rest, rank: res[outputs[i]].dims.length, inputDims: [...res[outputs[i]].dims] };
     });
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * The model annotated with the dims of its float32 intermediate values, measured by two runs of
+ * a zero batch (1 and 2 samples) at fixed input dims; models with a dynamic H or W are returned
+ * as they are (their sizes stay symbolic). For gradient methods: the backward graph of ops such as
+ * Resize needs static sizes that exporters do not record.
+ */
+export async function annotateShapes(engine: Engine, model: Model, source: string, layout: ImageLayout): Promise<Model> {
+  const input = model.graph.inputs[0];
+  if (!input?.shape || model.graph.inputs.length !== 1 || input.shape.slice(1).some((d) => typeof d !== 'number')) return model;
+  const dims = probeDims(input.shape, input.name, source, layout);
+  const { bytes, outputs } = probeAllValues(model);
+  const session = await engine.createSession(bytes);
+  try {
+    const runs: Map<string, number[]>[] = [];
+    const fixed = typeof input.shape[0] === 'number';
+    for (const n of fixed ? [input.shape[0] as number] : [1, 2]) {
+      const d = [n, ...dims.slice(1)];
+      const res = await session.run({ [input.name]: new engine.ort.Tensor('float32', new Float32Array(d.reduce((a, b) => a * b, 1)), d) as Tensor }, [...outputs.values()]);
+      const m = new Map<string, number[]>();
+      for (const [value, out] of outputs) if (res[out].type === 'float32') m.set(value, [...res[out].dims]);
+      runs.push(m);
+    }
+    return withProbedShapes(model, [runs[0], runs[fixed ? 0 : 1]], input.shape[0] ?? 1);
   } finally {
     await session.release();
   }

@@ -7,6 +7,7 @@
 import type { Tensor } from 'onnxruntime-common';
 import {
   getMethod,
+  outputKindOf,
   layerKey,
   MapStateStore,
   resolveOptions,
@@ -27,7 +28,7 @@ import { blendWithSource, Guard, resolveGuard, type GuardOptions, type GuardStat
 import { meanEntropy } from './metrics.js';
 import { SampleWindow } from './window.js';
 import { runPass, type PassRuntime } from './pass.js';
-import { assertApplies, probeLayers, stateDimsOf } from './prepare.js';
+import { annotateShapes, assertApplies, probeLayers, stateDimsOf } from './prepare.js';
 import { validateFeeds } from './validate.js';
 import { checkCalibration, recoverableConvs, recoverNorms, type CalibrationBatch, type RecoveryReport, type RestoreOptions } from './recover.js';
 
@@ -164,7 +165,9 @@ export class AdaptiveSession {
       ({ model: ir, report: recovered } = await recoverNorms(engine, ir, source, options.calibration!, typeof recovery === 'object' ? recovery : {}));
       found = surveySites(ir);
     }
-    assertApplies(def, found, source, recoverableConvs(ir));
+    assertApplies(def, found, source, recoverableConvs(ir), outputKindOf(ir.graph.outputs[0]?.shape?.length));
+    // Backward graphs need static shapes the export did not record (before finding sites: it copies the graph).
+    if (Object.values(def.passes).some((p) => p.grads?.length)) ir = await annotateShapes(engine, ir, source, inputLayoutOf(ir));
     // The sites the method adapts (`source`, which applies to any model, runs BN layers in eval form).
     const wanted = def.appliesTo?.sites ?? ['batch-norm'];
     const sites = findSites(ir, (wanted === 'any' ? ['batch-norm' as const] : wanted).filter((k) => (found[k] ?? 0) > 0), source);

@@ -12,6 +12,8 @@ export const activationRules: Record<string, GradRule> = {
     const mask = e.opset >= 6 ? e.op('HardSigmoid', [y], { alpha: f(3e38), beta: f(0) }) : e.op('Clip', [e.op('Mul', [y, e.f32(3e38)]), e.f32(0), e.f32(1)]);
     return [e.op('Mul', [g!, mask])];
   },
+  /** PRelu: slope (broadcast, e.g. [C, 1, 1]) where x <= 0; the slope itself is never adapted. */
+  PRelu: ({ node, e, dy: [g] }) => [e.op('Where', [e.op('Greater', [node.inputs[0], e.f32(0)]), g!, e.op('Mul', [g!, node.inputs[1]])]), null],
   LeakyRelu: ({ node, e, dy: [g] }) => {
     const alpha = attrFloat(node, 'alpha', 0.01);
     return [e.op('Where', [e.op('Greater', [node.inputs[0], e.f32(0)]), g!, e.op('Mul', [g!, e.f32(alpha)])])];
