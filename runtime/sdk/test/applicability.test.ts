@@ -2,23 +2,9 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { instanceNormModel, plainCnn, randomInput } from '@edgetta/testing';
 import { AdaptiveSession } from '@edgetta/sdk';
+import { maxAbsDiff, plainRun } from './helpers.js';
 
-/** The plain onnxruntime answer for the same feeds. */
-async function plain(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-  const s = await ort.InferenceSession.create(bytes);
-  try {
-    return await s.run(feeds);
-  } finally {
-    await s.release();
-  }
-}
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 describe('methods declare the site kinds they adapt', () => {
   it('source runs a model without any normalization layer and equals plain InferenceSession', async () => {
@@ -28,7 +14,7 @@ describe('methods declare the site kinds they adapt', () => {
     for (const [seed, n] of [[1, 4], [2, 1], [3, 7]]) {
       const feeds = { x: new ort.Tensor('float32', randomInput(seed, [n, 3, 8, 8]), [n, 3, 8, 8]) };
       const ours = await session.run(feeds);
-      const ref = await plain(bytes, feeds);
+      const ref = await plainRun(bytes, feeds);
       expect(ours.logits.dims).toEqual([n, 5]);
       expect(maxAbsDiff(ours.logits.data as Float32Array, ref.logits.data as Float32Array)).toBeLessThanOrEqual(1e-5);
     }
@@ -43,7 +29,7 @@ describe('methods declare the site kinds they adapt', () => {
       const session = await AdaptiveSession.create(bytes, { method: 'source', runtime: 'node' });
       const feeds = { [input]: new ort.Tensor('float32', randomInput(9, [...dims]), [...dims]) };
       const ours = await session.run(feeds);
-      const ref = await plain(bytes, feeds);
+      const ref = await plainRun(bytes, feeds);
       const name = session.outputNames[0];
       expect(maxAbsDiff(ours[name].data as Float32Array, ref[name].data as Float32Array)).toBeLessThanOrEqual(1e-5);
       await session.dispose();

@@ -14,18 +14,13 @@ import { compilePass, findBatchNorms } from '@edgetta/compiler';
 import { randomInput } from '@edgetta/testing';
 import { tfjsGradients } from '@edgetta/testing/tfjs';
 import { AdaptiveSession, listMethods, restoreBatchNorm } from '@edgetta/sdk';
+import { maxAbsDiff, relL2 } from './helpers.js';
 
 const dynPath = fileURLToPath(new URL('../../../bench/assets/resnet20-cifar10-folded-dynhw.onnx', import.meta.url));
 const dynBytes = new Uint8Array(fs.readFileSync(dynPath));
 const calibration = [new ort.Tensor('float32', randomInput(1, [48, 3, 32, 32]), [48, 3, 32, 32])];
 const batch = (seed: number, n: number, hw: number) => ({ input: new ort.Tensor('float32', randomInput(seed, [n, 3, hw, hw]), [n, 3, hw, hw]) });
 
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) ((num += (a[i] - b[i]) ** 2), (den += b[i] ** 2));
-  return Math.sqrt(num / den);
-}
 
 function concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
@@ -34,12 +29,6 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 /** The model with its input declared at a fixed size (what a static export would give). */
 function fixedAt(model: Model, hw: number): Model {

@@ -11,15 +11,11 @@ import { findBatchNorms } from '@edgetta/compiler';
 import { cloneModel, decodeModel, float32Tensor, tensorDims, tensorToFloat32, type Model, type Node } from '@edgetta/onnx';
 import { embeddedModelPath, noisyEmbeddedSample } from '@edgetta/testing';
 import { AdaptiveSession } from '@edgetta/sdk';
+import { maxAbsDiff } from './helpers.js';
 
 const kept = decodeModel(new Uint8Array(fs.readFileSync(embeddedModelPath)));
 const batches = [0, 1, 2].map((k) => ({ input: new ort.Tensor('float32', noisyEmbeddedSample(32, 40 + k).x, [32, 3, 32, 32]) }));
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 /** Logits of `method` over the three batches. */
 async function logitsOf(model: Model, method: string): Promise<Float32Array[]> {

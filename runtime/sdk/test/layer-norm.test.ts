@@ -12,16 +12,11 @@ import { compilePass, findSites } from '@edgetta/compiler';
 import { decodeModel } from '@edgetta/onnx';
 import { noisyEmbeddedSample, sharedDir } from '@edgetta/testing';
 import { AdaptiveSession } from '@edgetta/sdk';
+import { relL2 } from './helpers.js';
 
 const path = `${sharedDir}models/tiniest-cifar10.onnx`;
 const bytes = new Uint8Array(fs.readFileSync(path));
 
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) ((num += (a[i] - b[i]) ** 2), (den += b[i] ** 2));
-  return Math.sqrt(num / den);
-}
 
 describe('LayerNorm sites (Tiniest)', () => {
   it('finds the 8 LayerNormalization nodes with their affine and axis', () => {

@@ -13,6 +13,7 @@ import { decodeModel, encodeModel, float32Tensor, GraphBuilder, tensorToFloat32,
 import { padCropFlip, parseCifar10, takeFirst, toFloat32 } from '@edgetta/datasets';
 import { countErrors, emptyModel, embeddedModelPath, noisyEmbeddedSample, randomInput } from '@edgetta/testing';
 import { AdaptiveSession, liveSessions, restoreBatchNorm } from '@edgetta/sdk';
+import { maxAbsDiff, plainRun } from './helpers.js';
 
 const asset = (name: string): string => fileURLToPath(new URL(`../../../bench/assets/${name}`, import.meta.url));
 const foldedPath = asset('resnet20-cifar10-folded.onnx');
@@ -26,21 +27,7 @@ function calibration(augment: boolean, count = 1024): ort.Tensor[] {
   return [new ort.Tensor('float32', toFloat32(set.images, set.count, 32, 32), [set.count, 3, 32, 32])];
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
-async function plain(bytes: Uint8Array, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-  const s = await ort.InferenceSession.create(bytes);
-  try {
-    return await s.run(feeds);
-  } finally {
-    await s.release();
-  }
-}
 
 /** Error % of a method over the noisy embedded sample (Gaussian noise severity 5), batches of 64. */
 async function errorOf(model: string | Uint8Array, method: string, options: object = {}): Promise<number> {
@@ -72,7 +59,7 @@ describe('folded ResNet-20 (torch.onnx.export defaults) with calibration', () =>
     expect(s.recovery?.skipped).toEqual([]);
     expect(s.recovery?.samples).toBe(1024);
     const ours = await s.run(batch);
-    const ref = await plain(foldedBytes, batch);
+    const ref = await plainRun(foldedBytes, batch);
     expect(maxAbsDiff(ours.logits.data as Float32Array, ref.logits.data as Float32Array)).toBeLessThanOrEqual(1e-5);
     await s.dispose();
   });
@@ -118,8 +105,8 @@ describe('folded ResNet-20 (torch.onnx.export defaults) with calibration', () =>
     const restored = decodeModel(bytes);
     expect(restored.graph.nodes.filter((n) => n.opType === 'BatchNormalization')).toHaveLength(19);
     // Identity at the source under plain onnxruntime.
-    const src = await plain(bytes, batch);
-    const ref = await plain(foldedBytes, batch);
+    const src = await plainRun(bytes, batch);
+    const ref = await plainRun(foldedBytes, batch);
     expect(maxAbsDiff(src.logits.data as Float32Array, ref.logits.data as Float32Array)).toBeLessThanOrEqual(1e-5);
     // And the same adaptation as recovering inside create().
     const a = await AdaptiveSession.create(bytes, { method: 'tent', runtime: 'node' });
