@@ -83,7 +83,7 @@ export const sar: MethodDefinition<SarOptions> = {
     excludeDeepest: { doc: 'BatchNorm layers left out, counted from the deepest (-1 = the deepest stage)', min: -1, integer: true },
   },
   // SAR was designed for GroupNorm/LayerNorm models: their sites keep per-sample statistics.
-  appliesTo: { sites: ['batch-norm', 'layer-norm'], outputs: ['classifier'] },
+  appliesTo: { sites: ['batch-norm', 'layer-norm', 'group-norm'], outputs: ['classifier'] },
   minBatchSize: {
     size: 2,
     reason: "'sar' normalizes its BatchNorm layers with test-batch statistics, which one image does not give; use 'alpha-bn' for single images",

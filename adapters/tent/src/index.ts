@@ -57,7 +57,7 @@ export const tent: MethodDefinition<TentOptions> = {
     episodic: { doc: 'reset to the source before every batch', type: 'boolean' },
   },
   // LayerNorm sites keep their per-sample statistics; Tent adapts their affine (as for ViTs).
-  appliesTo: { sites: ['batch-norm', 'layer-norm'] },
+  appliesTo: { sites: ['batch-norm', 'layer-norm', 'group-norm'] },
   minBatchSize: {
     size: 2,
     reason: "'tent' normalizes with test-batch statistics and minimizes the batch's entropy, which one image does not support; use 'alpha-bn' for single images",

@@ -91,8 +91,11 @@ export function compilePass<O>(
   const dimsOf = (key: string, channels: number): number[] => opts.stateDims?.[key] ?? [channels];
 
   const handles: { gamma: string; beta: string; state: Record<string, string> }[] = [];
+  // Nodes of a multi-node site other than its last are replaced too.
+  const absorbed = new Set(sites.flatMap((s) => (s.nodes ?? []).filter((n) => n !== s.node)));
   g.nodes = [];
   for (const node of original) {
+    if (absorbed.has(node)) continue;
     const site = bySite.get(node);
     if (!site) {
       g.nodes.push(node);
@@ -156,10 +159,19 @@ export function compilePass<O>(
  * chooses only its affine (state `gamma`/`beta` when it reads them, else the exported ones).
  */
 function perSampleNorm(ops: OnnxOps, site: NormSite, rank: number, state: Record<string, string>, scale: string, bias: string | undefined, b: GraphBuilder): { y: string; state?: Record<string, string> } {
+  // State is flat [C]; the graph's affine has the normalized shape ([C, 1, 1] for a GroupNorm chain).
+  const shaped = (v: string): string => (site.affineDims.length > 1 ? ops.reshape(v, site.affineDims) : v);
+  if (site.kind === 'group-norm') {
+    // Statistics per sample and group on the [N, G, -1] view, then the per-channel affine.
+    const [gammaIn, betaIn] = [site.nodes![3], site.nodes![4]].map((n, k) => n.inputs.find((i) => i !== (k === 0 ? site.nodes![2].outputs[0] : site.nodes![3].outputs[0]))!);
+    const grouped = ops.reshape(site.input, [0, site.groups!, -1]);
+    const one = b.scalar(1);
+    const normalized = ownStatisticsNorm(ops, grouped, [2], one, b.scalar(0), site.epsilon);
+    const back = b.op('Reshape', [normalized, b.op('Shape', [site.input])]);
+    return { y: ops.add(ops.mul(back, state.gamma ? shaped(state.gamma) : gammaIn), state.beta ? shaped(state.beta) : betaIn) };
+  }
   const axis = site.axis === undefined ? rank - 1 : site.axis < 0 ? site.axis + rank : site.axis;
   const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
-  // State is flat [C]; the graph's affine has the normalized shape.
-  const shaped = (v: string): string => (site.affineDims.length > 1 ? ops.reshape(v, site.affineDims) : v);
   const gamma = state.gamma ? shaped(state.gamma) : scale;
   const beta = state.beta ? shaped(state.beta) : bias ?? b.scalar(0);
   return { y: ownStatisticsNorm(ops, site.input, axes, gamma, beta, site.epsilon) };

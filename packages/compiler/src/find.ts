@@ -1,4 +1,5 @@
 import type { LayerSource, SiteCounts, SiteKind } from '@edgetta/core';
+import { findGroupNormChains } from './group-norm.js';
 import { attrFloat, attrInt, tensorDims, tensorToFloat32, type Model, type Node, type TensorProto } from '@edgetta/onnx';
 
 /** A normalization node found in a model, with its source parameters. */
@@ -8,8 +9,10 @@ export interface NormSite extends Omit<LayerSource, 'rank'> {
   input: string;
   /** Name of the layer output value. */
   output: string;
-  /** Dims of the affine parameters as the graph holds them ([C] for BatchNormalization; LayerNormalization's normalized shape). */
+  /** Dims of the affine parameters as the graph holds them ([C] for BatchNormalization; LayerNormalization's normalized shape; [C, 1, 1] for a GroupNorm chain). */
   affineDims: number[];
+  /** Every node the site replaces when it spans a chain (a decomposed GroupNorm), `node` being the last. */
+  nodes?: Node[];
 }
 
 /** @deprecated the name of {@link NormSite} when every site was a BatchNormalization. */
@@ -25,13 +28,20 @@ const SITE_OPS: Record<string, SiteKind> = {
   InstanceNormalization: 'instance-norm',
 };
 
-/** Counts the model's normalization sites by kind (default-domain ops; nothing is validated). */
+/**
+ * Counts the model's normalization sites by kind: native ops, and GroupNorm chains (whose
+ * InstanceNormalization is part of the group-norm site, not an instance-norm one). Nothing else
+ * is validated.
+ */
 export function surveySites(model: Model): SiteCounts {
   const found: SiteCounts = {};
+  const chains = findGroupNormChains(model);
+  const claimed = new Set(chains.flatMap((c) => c.nodes));
   for (const n of model.graph.nodes) {
     const kind = SITE_OPS[n.opType];
-    if (kind && (n.domain === '' || n.domain === 'ai.onnx')) found[kind] = (found[kind] ?? 0) + 1;
+    if (kind && !claimed.has(n) && (n.domain === '' || n.domain === 'ai.onnx')) found[kind] = (found[kind] ?? 0) + 1;
   }
+  if (chains.length) found['group-norm'] = (found['group-norm'] ?? 0) + chains.length;
   return found;
 }
 
@@ -158,6 +168,27 @@ function layerNormSites(model: Model, source: string): NormSite[] {
   return sites;
 }
 
+/** Decomposed GroupNorm chains (Reshape-InstanceNormalization-Reshape-Mul-Add), in graph order. */
+function groupNormSites(model: Model): NormSite[] {
+  return findGroupNormChains(model).map((c, index) => ({
+    index,
+    name: c.nodes[1].name,
+    kind: 'group-norm',
+    groups: c.groups,
+    node: c.nodes[c.nodes.length - 1],
+    nodes: c.nodes,
+    input: c.input,
+    output: c.output,
+    affineDims: c.affineDims,
+    channels: c.gamma.length,
+    epsilon: c.epsilon,
+    gamma: c.gamma,
+    beta: c.beta,
+    mean: new Float32Array(0),
+    variance: new Float32Array(0),
+  }));
+}
+
 /**
  * The site finders, one per kind (native ops; decomposed exporter patterns join as finders of
  * their own). Each returns its sites in graph order.
@@ -165,6 +196,7 @@ function layerNormSites(model: Model, source: string): NormSite[] {
 export const SITE_FINDERS: Partial<Record<SiteKind, (model: Model, source: string) => NormSite[]>> = {
   'batch-norm': batchNormSites,
   'layer-norm': layerNormSites,
+  'group-norm': groupNormSites,
 };
 
 /**

@@ -4,3 +4,4 @@ export * from './compile.js';
 export * from './probe.js';
 export * from './compile-grad.js';
 export * from './recover.js';
+export * from './group-norm.js';

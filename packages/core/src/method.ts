@@ -17,6 +17,8 @@ export interface LayerInfo {
    * @defaultValue 'batch-norm'
    */
   kind?: SiteKind;
+  /** Channel groups of a `group-norm` site (statistics per sample and group). */
+  groups?: number;
   /** First normalized axis of a `layer-norm` site (ONNX LayerNormalization's `axis`, made non-negative once the rank is known). */
   axis?: number;
   /** dims of the layer input in a batch-1 probe run, when the host probed them (e.g. [1, C, H, W]). */

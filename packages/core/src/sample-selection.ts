@@ -91,7 +91,7 @@ export function sampleSelectiveEntropy<O extends SampleSelectionOptions>(spec: S
     defaults: spec.defaults,
     optionSpecs: spec.optionSpecs,
     // Sample selection, redundancy and the Fisher anchor are per sample: one distribution each.
-    appliesTo: { sites: ['batch-norm', 'layer-norm'], outputs: ['classifier'] },
+    appliesTo: { sites: ['batch-norm', 'layer-norm', 'group-norm'], outputs: ['classifier'] },
     minBatchSize: {
       size: 2,
       reason: `'${spec.name}' normalizes with test-batch statistics, which one image does not give; use 'alpha-bn' for single images`,
