@@ -23,7 +23,35 @@ export async function loadModel(model: ModelSource): Promise<{ ir: Model; source
     return { ir: m.model, source: m.source ?? 'model IR' };
   }
   const { bytes, source } = await loadModelBytes(model as string | Uint8Array | ArrayBuffer);
+  refuseTfjsJson(bytes, source);
   return { ir: decodeModel(bytes, source), source };
+}
+
+/**
+ * A TF.js `model.json` is not ONNX: say which importer reads it instead of a protobuf error.
+ * (ONNX files start with a protobuf field tag, never with '{'.)
+ */
+function refuseTfjsJson(bytes: Uint8Array, source: string): void {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  if (bytes[i] !== 0x7b) return;
+  let json: { format?: unknown; modelTopology?: { class_name?: unknown; model_config?: unknown; node?: unknown } } | undefined;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new Error(`${source}: a JSON file, not an ONNX model`);
+  }
+  const topology = json?.modelTopology;
+  const format = typeof json?.format === 'string' ? json.format : topology && Array.isArray(topology.node) ? 'graph-model' : topology ? 'layers-model' : undefined;
+  if (format === 'layers-model') {
+    throw new Error(`${source}: a TF.js LayersModel (Keras) model.json; import it first: AdaptiveSession.create(await importLayersModel('${source}')) with importLayersModel from @edgetta/tfjs-import`);
+  }
+  if (format === 'graph-model') {
+    throw new Error(
+      `${source}: a TF.js GraphModel (tfjs-converter output), which edgetta does not import yet; convert the original SavedModel to ONNX (python -m tf2onnx.convert --saved-model <dir> --output model.onnx), then pass calibration: [...] to recover its folded BatchNorm`,
+    );
+  }
+  throw new Error(`${source}: a JSON file, not an ONNX model (nor a TF.js model.json: it has no modelTopology)`);
 }
 
 export { INPUT_LAYOUT_KEY };

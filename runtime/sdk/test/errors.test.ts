@@ -9,6 +9,22 @@ import { AdaptiveSession, listMethods } from '@edgetta/sdk';
 const good = () => new ort.Tensor('float32', goldenInput(4), [4, 3, 32, 32]);
 
 describe('bad input gets a clear error and changes nothing', () => {
+  it('a TF.js model.json says which importer reads it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edgetta-tfjs-json-'));
+    const write = (name: string, json: unknown): string => {
+      const p = path.join(dir, name);
+      fs.writeFileSync(p, JSON.stringify(json));
+      return p;
+    };
+    const layers = write('layers.json', { format: 'layers-model', modelTopology: { class_name: 'Sequential', config: {} }, weightsManifest: [] });
+    const graph = write('graph.json', { format: 'graph-model', modelTopology: { node: [{ name: 'x', op: 'Placeholder' }] }, weightsManifest: [] });
+    const other = write('other.json', { hello: 1 });
+    await expect(AdaptiveSession.create(layers)).rejects.toThrow(/layers\.json: a TF\.js LayersModel \(Keras\) model\.json; import it first: AdaptiveSession\.create\(await importLayersModel\(.*\)\) with importLayersModel from @edgetta\/tfjs-import/);
+    await expect(AdaptiveSession.create(graph)).rejects.toThrow(/graph\.json: a TF\.js GraphModel \(tfjs-converter output\), which edgetta does not import yet; convert the original SavedModel to ONNX/);
+    await expect(AdaptiveSession.create(other)).rejects.toThrow(/other\.json: a JSON file, not an ONNX model \(nor a TF\.js model\.json: it has no modelTopology\)/);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('unknown method lists the registered ones; unknown or out-of-range options list the valid ones', async () => {
     await expect(AdaptiveSession.create(resnetPath, { method: 'tentt' })).rejects.toThrow(/unknown method 'tentt'; registered methods: .*alpha-bn.*norm/);
     await expect(AdaptiveSession.create(resnetPath, { method: 'alpha-bn', methodOptions: { alfa: 0.2 } })).rejects.toThrow(
