@@ -4,6 +4,7 @@
  * compiled site is the exported chain, Tent's gradients of the per-channel affine equal finite
  * differences, the gradient methods adapt it, the statistics methods refuse.
  */
+import fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { batchStatsNorm, meanEntropyLoss, Rng, type LayerSource, type PassSpec } from '@edgetta/core';
@@ -95,5 +96,16 @@ describe('GroupNorm chains', () => {
       await s.dispose();
     }
     await expect(AdaptiveSession.create(bytes, { method: 'norm', runtime: 'node' })).rejects.toThrow(/this model has group-norm x2; methods that apply to this model: eata, eta, sar, source, tent$/);
+  });
+
+  it('the GroupNorm ResNet-20 trained here (bench/assets, 19 chains) adapts from the exported model', async () => {
+    const file = new URL('../../../bench/assets/resnet20gn-cifar10.onnx', import.meta.url);
+    const real = new Uint8Array(fs.readFileSync(file));
+    expect(surveySites(decodeModel(real))).toEqual({ 'group-norm': 19 });
+    const batch = { input: new ort.Tensor('float32', randomInput(9, [8, 3, 32, 32]), [8, 3, 32, 32]) };
+    const s = await AdaptiveSession.create(real, { method: 'tent', runtime: 'node' });
+    expect(s.layerInfo).toHaveLength(19);
+    expect(maxAbsDiff((await s.run(batch)).logits.data as Float32Array, (await plainRun(real, batch)).logits.data as Float32Array)).toBeLessThanOrEqual(1e-5);
+    await s.dispose();
   });
 });
