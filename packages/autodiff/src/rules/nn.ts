@@ -250,8 +250,11 @@ export const nnRules: Record<string, GradRule> = {
     else {
       // Border windows average over fewer elements: divide by each window's count of real inputs.
       const spatial = sx.slice(2);
-      if (spatial.some((d) => typeof d !== 'number')) throw new Error(`autodiff: AveragePool '${node.name}': its gradient needs static spatial dims`);
-      const ones = e.tensor(`${node.name}/ones`, new Float32Array((spatial as number[]).reduce((p, q) => p * q, 1)).fill(1), [1, 1, ...(spatial as number[])]);
+      const one = { kind: 'tensor' as const, value: { dims: [1], dataType: 1, floatData: [1] } };
+      // A dynamic H or W: the map of ones is built at run time from the input's shape.
+      const ones = spatial.every((d) => typeof d === 'number')
+        ? e.tensor(`${node.name}/ones`, new Float32Array((spatial as number[]).reduce((p, q) => p * q, 1)).fill(1), [1, 1, ...(spatial as number[])])
+        : e.op('ConstantOfShape', [e.op('Concat', [e.i64([1, 1]), e.op('Slice', [e.shapeOf(x), e.i64([2]), e.i64([sx.length])])], { axis: 0 })], { value: one });
       const attrs = { kernel_shape: kernel, strides: w.strides, pads: w.pads, count_include_pad: 1 };
       const count = e.op('Mul', [e.op('AveragePool', [ones], attrs), e.f32(kk)]);
       scaled = e.op('Div', [g!, count]);
