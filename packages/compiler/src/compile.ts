@@ -123,7 +123,7 @@ export function compilePass<O>(
           state,
           hyper,
         })
-      : perSampleNorm(ops, site, layer.rank, state, scale, bias, b);
+      : perSampleNorm(ops, site, layer.rank, state, b);
     handles[site.index] = { gamma: state.gamma ?? scale, beta: state.beta ?? bias, state };
     for (const s of pass.writes ?? []) {
       const v = result.state?.[s];
@@ -158,23 +158,20 @@ export function compilePass<O>(
  * A site without batch statistics (LayerNorm) normalizes with its own statistics; the pass
  * chooses only its affine (state `gamma`/`beta` when it reads them, else the exported ones).
  */
-function perSampleNorm(ops: OnnxOps, site: NormSite, rank: number, state: Record<string, string>, scale: string, bias: string | undefined, b: GraphBuilder): { y: string; state?: Record<string, string> } {
+function perSampleNorm(ops: OnnxOps, site: NormSite, rank: number, state: Record<string, string>, b: GraphBuilder): { y: string; state?: Record<string, string> } {
   // State is flat [C]; the graph's affine has the normalized shape ([C, 1, 1] for a GroupNorm chain).
-  const shaped = (v: string): string => (site.affineDims.length > 1 ? ops.reshape(v, site.affineDims) : v);
+  const affine = (role: 'gamma' | 'beta'): string =>
+    state[role] ? (site.affineDims.length > 1 ? ops.reshape(state[role], site.affineDims) : state[role]) : b.initializer(`site${site.index}/${role}`, site[role], site.affineDims);
   if (site.kind === 'group-norm') {
     // Statistics per sample and group on the [N, G, -1] view, then the per-channel affine.
-    const [gammaIn, betaIn] = [site.nodes![3], site.nodes![4]].map((n, k) => n.inputs.find((i) => i !== (k === 0 ? site.nodes![2].outputs[0] : site.nodes![3].outputs[0]))!);
     const grouped = ops.reshape(site.input, [0, site.groups!, -1]);
-    const one = b.scalar(1);
-    const normalized = ownStatisticsNorm(ops, grouped, [2], one, b.scalar(0), site.epsilon);
+    const normalized = ownStatisticsNorm(ops, grouped, [2], b.scalar(1), b.scalar(0), site.epsilon);
     const back = b.op('Reshape', [normalized, b.op('Shape', [site.input])]);
-    return { y: ops.add(ops.mul(back, state.gamma ? shaped(state.gamma) : gammaIn), state.beta ? shaped(state.beta) : betaIn) };
+    return { y: ops.add(ops.mul(back, affine('gamma')), affine('beta')) };
   }
   const axis = site.axis === undefined ? rank - 1 : site.axis < 0 ? site.axis + rank : site.axis;
   const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
-  const gamma = state.gamma ? shaped(state.gamma) : scale;
-  const beta = state.beta ? shaped(state.beta) : bias ?? b.scalar(0);
-  return { y: ownStatisticsNorm(ops, site.input, axes, gamma, beta, site.epsilon) };
+  return { y: ownStatisticsNorm(ops, site.input, axes, affine('gamma'), affine('beta'), site.epsilon) };
 }
 
 /** Drops initializers no node reads any more (e.g. source statistics a method ignores). */

@@ -1,5 +1,6 @@
 import type { LayerSource, SiteCounts, SiteKind } from '@edgetta/core';
 import { findGroupNormChains } from './group-norm.js';
+import { findLayerNormChains } from './layer-norm-chain.js';
 import { attrFloat, attrInt, tensorDims, tensorToFloat32, type Model, type Node, type TensorProto } from '@edgetta/onnx';
 
 /** A normalization node found in a model, with its source parameters. */
@@ -42,6 +43,8 @@ export function surveySites(model: Model): SiteCounts {
     if (kind && !claimed.has(n) && (n.domain === '' || n.domain === 'ai.onnx')) found[kind] = (found[kind] ?? 0) + 1;
   }
   if (chains.length) found['group-norm'] = (found['group-norm'] ?? 0) + chains.length;
+  const lnChains = findLayerNormChains(model).length;
+  if (lnChains) found['layer-norm'] = (found['layer-norm'] ?? 0) + lnChains;
   return found;
 }
 
@@ -135,10 +138,29 @@ function batchNormSites(model: Model, source: string): NormSite[] {
   return sites;
 }
 
-/** Every LayerNormalization node (opset 17), in graph order: per-sample statistics over the axes from `axis` on. */
+/**
+ * Every LayerNormalization node (opset 17) and decomposed LayerNorm chain (older exports), in
+ * graph order: per-sample statistics over the axes from `axis` on.
+ */
 function layerNormSites(model: Model, source: string): NormSite[] {
   const read = paramReader(model, source);
-  const sites: NormSite[] = [];
+  const sites: NormSite[] = findLayerNormChains(model).map((c, index) => ({
+    index,
+    name: c.nodes[c.nodes.length - 1].name,
+    kind: 'layer-norm',
+    axis: c.axis,
+    node: c.nodes[c.nodes.length - 1],
+    nodes: c.nodes,
+    input: c.input,
+    output: c.output,
+    affineDims: c.affineDims,
+    channels: c.gamma.length,
+    epsilon: c.epsilon,
+    gamma: c.gamma,
+    beta: c.beta,
+    mean: new Float32Array(0),
+    variance: new Float32Array(0),
+  }));
   for (const node of model.graph.nodes) {
     if (node.opType !== 'LayerNormalization' || !isDefault(node)) continue;
     if (node.outputs.slice(1).some((o) => o)) {

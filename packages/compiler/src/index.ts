@@ -5,3 +5,4 @@ export * from './probe.js';
 export * from './compile-grad.js';
 export * from './recover.js';
 export * from './group-norm.js';
+export * from './layer-norm-chain.js';

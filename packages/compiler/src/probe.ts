@@ -57,23 +57,32 @@ export function probeAllValues(model: Model): { bytes: Uint8Array; outputs: Map<
 
 /**
  * A copy of the model with `value_info` for every float32 intermediate value (the runs hold only
- * those) whose dims two probe runs
- * (batch 1 and batch 2) agree on except the leading batch dim, written with the input's batch
- * symbol. Exported models rarely carry value_info, and the backward graph picks static forms
- * (Resize, dynamic Slice) only where shapes are known.
+ * those), from probe runs at batch 1 and batch 2 (and, for a dynamic H/W input, at a second size
+ * `resized`): a dim equal in every run is static; one that is 1 and 2 with the batch is the input's
+ * batch symbol; one that changes only with the image size gets a symbol named by its two measured
+ * sizes (`hw16x32`), so dims that follow the size the same way compare equal. Values whose dims
+ * follow both are left out. Exported models rarely carry value_info, and the backward graph picks
+ * static or matching forms (Resize, computed Slices and Reshapes) only where shapes are known.
  */
-export function withProbedShapes(model: Model, runs: readonly [ReadonlyMap<string, readonly number[]>, ReadonlyMap<string, readonly number[]>], batch: string | number): Model {
-  const [one, two] = runs;
+export function withProbedShapes(
+  model: Model,
+  runs: { one: ReadonlyMap<string, readonly number[]>; two: ReadonlyMap<string, readonly number[]>; resized?: ReadonlyMap<string, readonly number[]> },
+  batch: string | number,
+): Model {
   const out = cloneModel(model);
   const known = new Set(out.graph.valueInfo.map((v) => v.name));
-  for (const [name, a] of one) {
-    const b = two.get(name);
-    if (!b || a.length !== b.length || known.has(name)) continue;
+  for (const [name, a] of runs.one) {
+    const b = runs.two.get(name);
+    const r = runs.resized ? runs.resized.get(name) : a;
+    if (!b || !r || a.length !== b.length || a.length !== r.length || known.has(name)) continue;
     const dims: ({ dimValue: number } | { dimParam: string })[] = [];
     let ok = true;
     a.forEach((d, i) => {
-      if (d === b[i]) dims.push({ dimValue: d });
-      else if (i === 0 && d === 1 && b[i] === 2 && typeof batch === 'string') dims.push({ dimParam: batch });
+      const byBatch = d !== b[i];
+      const bySize = d !== r[i];
+      if (!byBatch && !bySize) dims.push({ dimValue: d });
+      else if (byBatch && !bySize && i === 0 && d === 1 && b[i] === 2 && typeof batch === 'string') dims.push({ dimParam: batch });
+      else if (!byBatch && bySize) dims.push({ dimParam: `hw${d}x${r[i]}` });
       else ok = false;
     });
     if (ok) out.graph.valueInfo.push({ name, type: { tensorType: { elemType: 1, shape: { dim: dims } } } });
