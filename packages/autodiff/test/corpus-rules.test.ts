@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sampleEntropy } from '@edgetta/core';
 
 import { NetBuilder, type Net } from './nets.js';
-import { gradSession, relL2 } from './harness.js';
+import { finiteDifferences, gradSession, relL2 } from './harness.js';
 
 /*
  * Gradient rules added for the torchvision conformance corpus (bench/test/corpus.test.ts), against
@@ -50,21 +50,7 @@ const cases: ResizeCase[] = [
 ];
 
 async function fdCheck(net: Net): Promise<number> {
-  const s = await gradSession(net);
-  const { grads } = await s.run();
-  const h = 1e-2;
-  const fd: number[] = [];
-  const an: number[] = [];
-  for (const name of s.names) {
-    for (let i = 0; i < net.params[name].length; i++) {
-      const plus = { ...net.params, [name]: net.params[name].slice() };
-      const minus = { ...net.params, [name]: net.params[name].slice() };
-      plus[name][i] += h;
-      minus[name][i] -= h;
-      fd.push(((await s.loss(plus)) - (await s.loss(minus))) / (2 * h));
-      an.push(grads[name][i]);
-    }
-  }
+  const { fd, an, grads } = await finiteDifferences(net, await gradSession(net));
   // The Resize sits between the two BNs: bn0's gradients flow through it.
   for (const k of ['bn0.gamma', 'bn0.beta']) expect(grads[k].some((v) => v !== 0)).toBe(true);
   return relL2(an, fd);

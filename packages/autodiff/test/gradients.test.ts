@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cnnNet, dynamicNet, spatialNet, largeMapNet, layoutNet, lossNet, miscNet, padAxesNet, smoothNet, statsNet, type Net } from './nets.js';
-import { concat, gradSession, oracle, relL2 } from './harness.js';
+import { concat, finiteDifferences, gradSession, oracle, relL2 } from './harness.js';
 
 /*
  * The generated backward graph (run by onnxruntime-node) against tfjs autodiff of the same forward
@@ -64,23 +64,9 @@ describe('gradients vs central finite differences', () => {
   for (const [name, build] of fdNets) {
     it(name, async () => {
       const net = build();
-      const s = await gradSession(net);
-      const { grads } = await s.run();
-      const h = 1e-2;
-      const fd: number[] = [];
-      const an: number[] = [];
-      for (const name of s.names) {
-        for (let i = 0; i < net.params[name].length; i++) {
-          const plus = { ...net.params, [name]: net.params[name].slice() };
-          const minus = { ...net.params, [name]: net.params[name].slice() };
-          plus[name][i] += h;
-          minus[name][i] -= h;
-          fd.push(((await s.loss(plus)) - (await s.loss(minus))) / (2 * h));
-          an.push(grads[name][i]);
-        }
-      }
+      const { fd, an } = await finiteDifferences(net, await gradSession(net));
       const err = relL2(an, fd);
-      console.log(`finite differences (h = ${h}, float32): ${fd.length} elements, rel L2 ${err.toExponential(2)}`);
+      console.log(`finite differences (h = 1e-2, float32): ${fd.length} elements, rel L2 ${err.toExponential(2)}`);
       // O(h^2) truncation plus float32 rounding of the loss (~1e-7 / h).
       expect(err).toBeLessThan(5e-3);
     });

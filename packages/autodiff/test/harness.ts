@@ -56,3 +56,21 @@ export function oracle(net: Net): { loss: number; grads: Record<string, Float32A
   for (const [k, v] of Object.entries(net.params)) feeds[k] = { data: v, dims: [v.length] };
   return tfjsGradients(net.model, feeds, net.loss, Object.keys(net.params));
 }
+
+/** Central finite differences of the loss at every parameter element, with the analytic gradients beside them. */
+export async function finiteDifferences(net: Net, s: Awaited<ReturnType<typeof gradSession>>, h = 1e-2): Promise<{ fd: number[]; an: number[]; grads: Record<string, Float32Array> }> {
+  const { grads } = await s.run();
+  const fd: number[] = [];
+  const an: number[] = [];
+  for (const name of s.names) {
+    for (let i = 0; i < net.params[name].length; i++) {
+      const plus = { ...net.params, [name]: net.params[name].slice() };
+      const minus = { ...net.params, [name]: net.params[name].slice() };
+      plus[name][i] += h;
+      minus[name][i] -= h;
+      fd.push(((await s.loss(plus)) - (await s.loss(minus))) / (2 * h));
+      an.push(grads[name][i]);
+    }
+  }
+  return { fd, an, grads };
+}

@@ -144,23 +144,7 @@ function batchNormSites(model: Model, source: string): NormSite[] {
  */
 function layerNormSites(model: Model, source: string): NormSite[] {
   const read = paramReader(model, source);
-  const sites: NormSite[] = findLayerNormChains(model).map((c, index) => ({
-    index,
-    name: c.nodes[c.nodes.length - 1].name,
-    kind: 'layer-norm',
-    axis: c.axis,
-    node: c.nodes[c.nodes.length - 1],
-    nodes: c.nodes,
-    input: c.input,
-    output: c.output,
-    affineDims: c.affineDims,
-    channels: c.gamma.length,
-    epsilon: c.epsilon,
-    gamma: c.gamma,
-    beta: c.beta,
-    mean: new Float32Array(0),
-    variance: new Float32Array(0),
-  }));
+  const sites: NormSite[] = findLayerNormChains(model).map((c, index) => chainSite(c, index, c.nodes[c.nodes.length - 1].name, { kind: 'layer-norm', axis: c.axis }));
   for (const node of model.graph.nodes) {
     if (node.opType !== 'LayerNormalization' || !isDefault(node)) continue;
     if (node.outputs.slice(1).some((o) => o)) {
@@ -192,23 +176,19 @@ function layerNormSites(model: Model, source: string): NormSite[] {
 
 /** Decomposed GroupNorm chains (Reshape-InstanceNormalization-Reshape-Mul-Add), in graph order. */
 function groupNormSites(model: Model): NormSite[] {
-  return findGroupNormChains(model).map((c, index) => ({
-    index,
-    name: c.nodes[1].name,
-    kind: 'group-norm',
-    groups: c.groups,
-    node: c.nodes[c.nodes.length - 1],
-    nodes: c.nodes,
-    input: c.input,
-    output: c.output,
-    affineDims: c.affineDims,
-    channels: c.gamma.length,
-    epsilon: c.epsilon,
-    gamma: c.gamma,
-    beta: c.beta,
-    mean: new Float32Array(0),
-    variance: new Float32Array(0),
-  }));
+  return findGroupNormChains(model).map((c, index) => chainSite(c, index, c.nodes[1].name, { kind: 'group-norm', groups: c.groups }));
+}
+
+/** The site record of a matched chain: per-sample statistics, so no running ones. */
+function chainSite(
+  c: { nodes: Node[]; input: string; output: string; affineDims: number[]; epsilon: number; gamma: Float32Array; beta: Float32Array },
+  index: number,
+  name: string,
+  kind: Pick<NormSite, 'kind' | 'axis' | 'groups'>,
+): NormSite {
+  const { nodes, input, output, affineDims, epsilon, gamma, beta } = c;
+  const node = nodes[nodes.length - 1];
+  return { index, name, ...kind, node, nodes, input, output, affineDims, channels: gamma.length, epsilon, gamma, beta, mean: new Float32Array(0), variance: new Float32Array(0) };
 }
 
 /**

@@ -6,7 +6,8 @@
  *
  * The chain is one `group-norm` site: statistics per sample and group, the affine per channel.
  */
-import { attrFloat, tensorDims, tensorToFloat32, type Model, type Node, type TensorProto } from '@edgetta/onnx';
+import { attrFloat, tensorDims, type Model, type Node } from '@edgetta/onnx';
+import { indexGraph, isDefaultDomain } from './graph-index.js';
 
 export interface GroupNormMatch {
   /** The nodes of the chain, first to last (the InstanceNormalization among them). */
@@ -21,30 +22,12 @@ export interface GroupNormMatch {
   affineDims: number[];
 }
 
-const isDefault = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
-
 /** Every decomposed GroupNorm chain of the model, in graph order. */
 export function findGroupNormChains(model: Model): GroupNormMatch[] {
-  const g = model.graph;
-  const producer = new Map<string, Node>();
-  const consumers = new Map<string, Node[]>();
-  const constants = new Map<string, TensorProto>(g.initializers);
-  for (const n of g.nodes) {
-    for (const o of n.outputs) producer.set(o, n);
-    for (const i of n.inputs) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
-    if (n.opType === 'Constant' && n.attrs.value?.kind === 'tensor') constants.set(n.outputs[0], n.attrs.value.value);
-  }
-  const only = (value: string, op: string): Node | undefined => {
-    const c = consumers.get(value) ?? [];
-    return c.length === 1 && c[0].opType === op && isDefault(c[0]) ? c[0] : undefined;
-  };
-  const values = (name: string): Float32Array | undefined => {
-    const t = constants.get(name);
-    return t ? tensorToFloat32(t) : undefined;
-  };
+  const { producer, constants, only, values } = indexGraph(model);
   const matches: GroupNormMatch[] = [];
-  for (const inorm of g.nodes) {
-    if (inorm.opType !== 'InstanceNormalization' || !isDefault(inorm)) continue;
+  for (const inorm of model.graph.nodes) {
+    if (inorm.opType !== 'InstanceNormalization' || !isDefaultDomain(inorm)) continue;
     const pre = producer.get(inorm.inputs[0]);
     if (!pre || pre.opType !== 'Reshape') continue;
     const target = constants.get(pre.inputs[1]);

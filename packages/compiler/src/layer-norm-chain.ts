@@ -6,7 +6,8 @@
  *
  * The chain is one `layer-norm` site, as a native LayerNormalization would be.
  */
-import { attrInt, attrInts, tensorDims, tensorToFloat32, tensorToInts, type Model, type Node, type TensorProto } from '@edgetta/onnx';
+import { attrInt, attrInts, tensorDims, tensorToInts, type Model, type Node } from '@edgetta/onnx';
+import { indexGraph, isDefaultDomain } from './graph-index.js';
 
 export interface LayerNormMatch {
   /** The nodes of the chain, first to last. */
@@ -21,31 +22,9 @@ export interface LayerNormMatch {
   affineDims: number[];
 }
 
-const isDefault = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
-
 /** Every decomposed LayerNorm chain over trailing axes, in graph order. */
 export function findLayerNormChains(model: Model): LayerNormMatch[] {
-  const g = model.graph;
-  const producer = new Map<string, Node>();
-  const consumers = new Map<string, Node[]>();
-  const constants = new Map<string, TensorProto>(g.initializers);
-  for (const n of g.nodes) {
-    for (const o of n.outputs) producer.set(o, n);
-    for (const i of n.inputs) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
-    if (n.opType === 'Constant' && n.attrs.value?.kind === 'tensor') constants.set(n.outputs[0], n.attrs.value.value);
-  }
-  const op = (value: string | undefined, type: string): Node | undefined => {
-    const n = value === undefined ? undefined : producer.get(value);
-    return n && n.opType === type && isDefault(n) ? n : undefined;
-  };
-  const only = (value: string, type: string): Node | undefined => {
-    const c = consumers.get(value) ?? [];
-    return c.length === 1 && c[0].opType === type && isDefault(c[0]) ? c[0] : undefined;
-  };
-  const values = (name: string | undefined): Float32Array | undefined => {
-    const t = name === undefined ? undefined : constants.get(name);
-    return t ? tensorToFloat32(t) : undefined;
-  };
+  const { constants, op, only, values } = indexGraph(model);
   // Reduction axes from the attribute (before opset 18) or the axes input; all negative and trailing.
   const axesOf = (n: Node): number[] | undefined => {
     if (attrInt(n, 'keepdims', 1) !== 1) return undefined;
@@ -56,8 +35,8 @@ export function findLayerNormChains(model: Model): LayerNormMatch[] {
     return sorted.every((a, i) => a === -sorted.length + i) ? sorted : undefined;
   };
   const matches: LayerNormMatch[] = [];
-  for (const div of g.nodes) {
-    if (div.opType !== 'Div' || !isDefault(div)) continue;
+  for (const div of model.graph.nodes) {
+    if (div.opType !== 'Div' || !isDefaultDomain(div)) continue;
     const sub = op(div.inputs[0], 'Sub');
     const sqrt = op(div.inputs[1], 'Sqrt');
     const addEps = op(sqrt?.inputs[0], 'Add');
