@@ -94,28 +94,31 @@ export async function probeLayers(engine: Engine, model: Model, sites: BatchNorm
 }
 
 /**
- * The model annotated with the dims of its float32 intermediate values, measured by two runs of
- * a zero batch (1 and 2 samples) at fixed input dims; models with a dynamic H or W are returned
- * as they are (their sizes stay symbolic). For gradient methods: the backward graph of ops such as
- * Resize needs static sizes that exporters do not record.
+ * The model annotated with the dims of its float32 intermediate values, measured by runs of a
+ * zero batch of 1 and 2 samples (and, with a dynamic H or W, of 1 sample at twice the size). For
+ * gradient methods: the backward graph of ops such as Resize, and of exporters' shape arithmetic,
+ * needs sizes that exports do not record.
  */
-export async function annotateShapes(engine: Engine, model: Model, source: string, layout: ImageLayout): Promise<Model> {
+export async function annotateShapes(engine: Engine, model: Model, source: string, layout: ImageLayout, sample?: readonly number[]): Promise<Model> {
   const input = model.graph.inputs[0];
-  if (!input?.shape || model.graph.inputs.length !== 1 || input.shape.slice(1).some((d) => typeof d !== 'number')) return model;
-  const dims = probeDims(input.shape, input.name, source, layout);
+  if (!input?.shape || model.graph.inputs.length !== 1) return model;
+  const dims = probeDims(input.shape, input.name, source, layout, sample);
+  const dynamic = input.shape.slice(1).some((d) => typeof d !== 'number');
+  const fixedBatch = typeof input.shape[0] === 'number';
   const { bytes, outputs } = probeAllValues(model);
   const session = await engine.createSession(bytes);
   try {
-    const runs: Map<string, number[]>[] = [];
-    const fixed = typeof input.shape[0] === 'number';
-    for (const n of fixed ? [input.shape[0] as number] : [1, 2]) {
-      const d = [n, ...dims.slice(1)];
+    const run = async (d: number[]): Promise<Map<string, number[]>> => {
       const res = await session.run({ [input.name]: new engine.ort.Tensor('float32', new Float32Array(d.reduce((a, b) => a * b, 1)), d) as Tensor }, [...outputs.values()]);
       const m = new Map<string, number[]>();
       for (const [value, out] of outputs) if (res[out].type === 'float32') m.set(value, [...res[out].dims]);
-      runs.push(m);
-    }
-    return withProbedShapes(model, [runs[0], runs[fixed ? 0 : 1]], input.shape[0] ?? 1);
+      return m;
+    };
+    const first = fixedBatch ? (input.shape[0] as number) : 1;
+    const one = await run([first, ...dims.slice(1)]);
+    const two = fixedBatch ? one : await run([2, ...dims.slice(1)]);
+    const resized = dynamic ? await run([first, ...dims.slice(1).map((d, i) => (typeof input.shape![i + 1] === 'number' ? d : 2 * d))]) : undefined;
+    return withProbedShapes(model, { one, two, resized }, input.shape[0] ?? 1);
   } finally {
     await session.release();
   }

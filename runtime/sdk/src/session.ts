@@ -167,7 +167,7 @@ export class AdaptiveSession {
     }
     assertApplies(def, found, source, recoverableConvs(ir), outputKindOf(ir.graph.outputs[0]?.shape?.length));
     // Backward graphs need static shapes the export did not record (before finding sites: it copies the graph).
-    if (Object.values(def.passes).some((p) => p.grads?.length)) ir = await annotateShapes(engine, ir, source, inputLayoutOf(ir));
+    if (Object.values(def.passes).some((p) => p.grads?.length)) ir = await annotateShapes(engine, ir, source, inputLayoutOf(ir), options.calibration?.[0] ? [...options.calibration[0].dims].slice(1) : undefined);
     // The sites the method adapts (`source`, which applies to any model, runs BN layers in eval form).
     const wanted = def.appliesTo?.sites ?? ['batch-norm'];
     const sites = findSites(ir, (wanted === 'any' ? ['batch-norm' as const] : wanted).filter((k) => (found[k] ?? 0) > 0), source);
