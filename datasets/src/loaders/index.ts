@@ -8,3 +8,4 @@ export * from './cifar-c.js';
 export * from './arrays.js';
 export * from './preprocess.js';
 export * from './augment.js';
+export * from './segmentation.js';

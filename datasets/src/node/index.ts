@@ -2,6 +2,7 @@
 export * from './files.js';
 export * from './tar.js';
 export * from './cifar.js';
+export * from './camvid.js';
 export * from './images.js';
 export * from './npy-file.js';
 export * from './cifar-c-source.js';

@@ -12,6 +12,8 @@ import { compilePass, findSites } from '@edgetta/compiler';
 import { cloneModel, decodeModel, type Model } from '@edgetta/onnx';
 import { resolveEngine } from '@edgetta/engine';
 import { randomInput, sharedDir } from '@edgetta/testing';
+import { ConfusionMatrix, toFloat32 } from '@edgetta/datasets';
+import { readCamVid } from '@edgetta/datasets/node';
 import { AdaptiveSession, annotateShapes } from '@edgetta/sdk';
 
 const full = decodeModel(new Uint8Array(fs.readFileSync(`${sharedDir}models/cgnet-camvid.onnx`)));
@@ -108,5 +110,25 @@ describe('dense prediction (CGNet, 11 classes)', () => {
         new RegExp(`method '${method}' needs classifier outputs, and this model's first output is dense logits; methods that apply to this model: alpha-bn, bn-ema, dua, norm, source, tent, unmix-tns, unmix-tns\\+tent$`),
       );
     }
+  });
+
+  it('on the first 64 CamVid test images (batch 8, full 360x480): source and norm reproduce the measured 67.18 and 57.52 % mIoU', async () => {
+    const set = await readCamVid(`${sharedDir}data/camvid`, { limit: 64 });
+    const px = set.height * set.width;
+    const miou: Record<string, number> = {};
+    for (const method of ['source', 'norm']) {
+      const s = await AdaptiveSession.create(full, { method, runtime: 'node' });
+      const m = new ConfusionMatrix(set.numClasses, set.ignoreIndex);
+      for (let o = 0; o < 64; o += 8) {
+        const x = toFloat32(set.images.subarray(o * px * 3, (o + 8) * px * 3), 8, set.height, set.width);
+        const out = (await s.run({ input: new ort.Tensor('float32', x, [8, 3, set.height, set.width]) })).logits;
+        m.add(out.data as Float32Array, out.dims, set.masks.subarray(o * px, (o + 8) * px));
+      }
+      miou[method] = 100 * m.scores().miou;
+      await s.dispose();
+    }
+    // The numbers measured for issue #15 with another implementation, to two decimals.
+    expect(Math.abs(miou.source - 67.18)).toBeLessThan(0.006);
+    expect(Math.abs(miou.norm - 57.52)).toBeLessThan(0.006);
   });
 });
