@@ -58,7 +58,7 @@ interface BenchOptions {
 export function createCommand(io: CliIO): Command {
   return new Command('bench')
     .description('Benchmark test-time adaptation methods on CIFAR-10-C: Markdown table on stdout, results JSON with a protocol manifest, HTML report')
-    .option('--model <file.onnx>', 'ONNX classifier with BatchNormalization layers (default: the embedded ResNet-20)')
+    .option('--model <file.onnx>', 'ONNX classifier (BatchNorm, LayerNorm or GroupNorm layers; a folded-BN export restored with edgetta restore-bn) (default: the embedded ResNet-20)')
     .option('--cifar10 <path>', 'clean CIFAR-10 (test_batch.bin, a directory holding it, or cifar-10-binary.tar.gz); corruptions are generated with the seed')
     .option('--cifar10c <dir>', 'CIFAR-10-C arrays: <corruption>.npy and labels.npy (released, or written by edgetta corrupt)')
     .option('--limit <n>', 'use only the first n images of the data')
