@@ -1,12 +1,15 @@
 /**
- * Model preparation for a session: which methods apply to the model's sites, the probe run that
- * learns every site's input rank and dims, and the dims of each state entry.
+ * Model preparation for a session (`prepareModel`): loading, folded-BN recovery, which methods
+ * apply to the model's sites, probe-measured shapes, the probe run that learns every site's input
+ * rank and dims, and the dims of each state entry.
  */
 import type { Tensor } from 'onnxruntime-common';
-import { applies, describeSites, type ImageLayout, type ModelInfo, type OutputKind, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
-import { probeAllValues, probeModel, withProbedShapes, type BatchNormSite } from '@edgetta/compiler';
+import { applies, describeSites, outputKindOf, type ImageLayout, type ModelInfo, type OutputKind, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
+import { findSites, probeAllValues, probeModel, surveySites, withProbedShapes, type BatchNormSite, type NormSite } from '@edgetta/compiler';
 import type { Model } from '@edgetta/onnx';
-import type { Engine } from '@edgetta/engine';
+import { resolveEngine, type Engine, type EngineOptions } from '@edgetta/engine';
+import { inputLayoutOf, loadModel, type ModelSource } from './load.js';
+import { checkCalibration, recoverableConvs, recoverNorms, type CalibrationBatch, type RecoveryReport, type RestoreOptions } from './recover.js';
 
 /** Refuses a model the method cannot adapt, naming the site kinds found and the methods that apply. */
 export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string, recoverable = 0, output?: OutputKind): void {
@@ -122,4 +125,62 @@ export async function annotateShapes(engine: Engine, model: Model, source: strin
   } finally {
     await session.release();
   }
+}
+
+export interface PrepareOptions extends EngineOptions {
+  calibration?: readonly CalibrationBatch[];
+  recovery?: 'auto' | false | RestoreOptions;
+  /** The session's own refusals of the loaded model (guard, window), run before anything else opens. */
+  checks?: (model: Model) => void;
+}
+
+export interface PreparedModel {
+  engine: Engine;
+  /** The model as the passes compile it: recovered BN, probe-measured shapes for gradient methods. */
+  ir: Model;
+  source: string;
+  sites: NormSite[];
+  layers: LayerSource[];
+  modelInfo: ModelInfo;
+  recovered: RecoveryReport | undefined;
+}
+
+/**
+ * Everything before compiling a method's passes: load, check the session's options against the
+ * model, recover folded BN from calibration samples, refuse a method that does not apply, measure
+ * shapes for gradient methods, find the sites and probe their ranks and dims.
+ */
+export async function prepareModel(model: ModelSource, def: MethodDefinition<any>, options: PrepareOptions): Promise<PreparedModel> {
+  const loaded = await loadModel(model);
+  const source = loaded.source;
+  let ir = loaded.ir;
+  options.checks?.(ir);
+  let found = surveySites(ir);
+  const recovery = options.recovery ?? 'auto';
+  const recover = options.calibration !== undefined && recovery !== false && (recovery !== 'auto' || (!found['layer-norm'] && !found['group-norm'] && !found['instance-norm']));
+  if (options.calibration !== undefined) checkCalibration(options.calibration, ir, typeof recovery === 'object' ? recovery.minSamples : undefined);
+  if (typeof recovery === 'object' && options.calibration === undefined) {
+    throw new Error('recovery: recovering folded BatchNorm needs calibration: pass calibration: [tensor, ...] of clean, unlabeled training samples');
+  }
+  let recovered: RecoveryReport | undefined;
+  const engine = await resolveEngine(options);
+  if (recover && (typeof recovery === 'object' || recoverableConvs(ir) > 0)) {
+    ({ model: ir, report: recovered } = await recoverNorms(engine, ir, source, options.calibration!, typeof recovery === 'object' ? recovery : {}));
+    found = surveySites(ir);
+  }
+  assertApplies(def, found, source, recoverableConvs(ir), outputKindOf(ir.graph.outputs[0]?.shape?.length));
+  const layout = inputLayoutOf(ir);
+  const sample = options.calibration?.[0] ? [...options.calibration[0].dims].slice(1) : undefined;
+  // Backward graphs need static shapes the export did not record (before finding sites: it copies the graph).
+  if (Object.values(def.passes).some((p) => p.grads?.length)) ir = await annotateShapes(engine, ir, source, layout, sample);
+  // The sites the method adapts (`source`, which applies to any model, runs BN layers in eval form).
+  const wanted = def.appliesTo?.sites ?? ['batch-norm'];
+  const sites = findSites(ir, (wanted === 'any' ? ['batch-norm' as const] : wanted).filter((k) => (found[k] ?? 0) > 0), source);
+  const layers = await probeLayers(engine, ir, sites, source, layout, sample);
+  const modelInfo: ModelInfo = {
+    outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })),
+    inputLayout: layout,
+    sampleDims: layers.length ? (ir.graph.inputs[0].shape ?? []).slice(1).map((d) => (typeof d === 'number' ? d : 0)) : [],
+  };
+  return { engine, ir, source, sites, layers, modelInfo, recovered };
 }

@@ -7,7 +7,6 @@
 import type { Tensor } from 'onnxruntime-common';
 import {
   getMethod,
-  outputKindOf,
   layerKey,
   MapStateStore,
   resolveOptions,
@@ -19,18 +18,18 @@ import {
   type StepContext,
   type UpdateReport,
 } from '@edgetta/core';
-import { compilePass, findSites, surveySites } from '@edgetta/compiler';
+import { compilePass } from '@edgetta/compiler';
 import type { ValueInfo } from '@edgetta/onnx';
-import { resolveEngine, type Engine, type EngineInfo, type EngineOptions } from '@edgetta/engine';
+import type { Engine, EngineInfo, EngineOptions } from '@edgetta/engine';
 import { registerBuiltinMethods } from './builtins.js';
-import { inputLayoutOf, loadModel, type ModelSource } from './load.js';
+import type { ModelSource } from './load.js';
 import { blendWithSource, Guard, resolveGuard, type GuardOptions, type GuardStats } from './guard.js';
 import { meanEntropy } from './metrics.js';
 import { SampleWindow } from './window.js';
 import { runPass, type PassRuntime } from './pass.js';
-import { annotateShapes, assertApplies, probeLayers, stateDimsOf } from './prepare.js';
+import { prepareModel, stateDimsOf } from './prepare.js';
 import { validateFeeds } from './validate.js';
-import { checkCalibration, recoverableConvs, recoverNorms, type CalibrationBatch, type RecoveryReport, type RestoreOptions } from './recover.js';
+import type { CalibrationBatch, RecoveryReport, RestoreOptions } from './recover.js';
 
 export interface AdaptiveSessionOptions extends EngineOptions {
   /**
@@ -149,46 +148,22 @@ export class AdaptiveSession {
     }
     const def = typeof options.method === 'object' && options.method !== null ? options.method : getMethod(options.method ?? 'norm');
     const resolved = resolveOptions(def, options.methodOptions);
-    const loaded = await loadModel(model);
-    const source = loaded.source;
-    let ir = loaded.ir;
-    let found = surveySites(ir);
-    const recovery = options.recovery ?? 'auto';
-    const recover = options.calibration !== undefined && recovery !== false && (recovery !== 'auto' || (!found['layer-norm'] && !found['group-norm'] && !found['instance-norm']));
-    if (options.calibration !== undefined) checkCalibration(options.calibration, ir, typeof recovery === 'object' ? recovery.minSamples : undefined);
-    if (typeof recovery === 'object' && options.calibration === undefined) {
-      throw new Error('recovery: recovering folded BatchNorm needs calibration: pass calibration: [tensor, ...] of clean, unlabeled training samples');
-    }
-    let recovered: RecoveryReport | undefined;
-    const engine = await resolveEngine(options);
-    if (recover && (typeof recovery === 'object' || recoverableConvs(ir) > 0)) {
-      ({ model: ir, report: recovered } = await recoverNorms(engine, ir, source, options.calibration!, typeof recovery === 'object' ? recovery : {}));
-      found = surveySites(ir);
-    }
-    assertApplies(def, found, source, recoverableConvs(ir), outputKindOf(ir.graph.outputs[0]?.shape?.length));
-    // Backward graphs need static shapes the export did not record (before finding sites: it copies the graph).
-    if (Object.values(def.passes).some((p) => p.grads?.length)) ir = await annotateShapes(engine, ir, source, inputLayoutOf(ir), options.calibration?.[0] ? [...options.calibration[0].dims].slice(1) : undefined);
-    // The sites the method adapts (`source`, which applies to any model, runs BN layers in eval form).
-    const wanted = def.appliesTo?.sites ?? ['batch-norm'];
-    const sites = findSites(ir, (wanted === 'any' ? ['batch-norm' as const] : wanted).filter((k) => (found[k] ?? 0) > 0), source);
-    // Checked before any onnxruntime session is opened, so a refused model leaves none behind.
-    const first = ir.graph.outputs[0]?.shape;
-    if (guard.sourceWeight !== undefined && first && first.length !== 2) {
-      throw new Error(`guard.sourceWeight: needs a classifier whose first output is logits [N, K]; '${ir.graph.outputs[0].name}' has rank ${first.length}`);
-    }
-    if (options.window !== undefined && ir.graph.inputs.length !== 1) {
-      throw new Error(`window: single-sample mode needs a model with one input; this one has ${ir.graph.inputs.length}`);
-    }
-    if (options.window !== undefined && !(ir.graph.inputs[0].shape ?? [null]).slice(1).every((d) => typeof d === 'number')) {
-      throw new Error(`window: single-sample mode keeps a window of fixed-size samples; input '${ir.graph.inputs[0].name}' has dims [${(ir.graph.inputs[0].shape ?? []).map((d) => d ?? '?').join(', ')}] (export it with a fixed height and width)`);
-    }
-    const layout = inputLayoutOf(ir);
-    const layers = await probeLayers(engine, ir, sites, source, layout, options.calibration?.[0] ? [...options.calibration[0].dims].slice(1) : undefined);
-    const modelInfo: ModelInfo = {
-      outputs: ir.graph.outputs.map((o) => ({ name: o.name, dims: o.shape })),
-      inputLayout: layout,
-      sampleDims: layers.length ? (ir.graph.inputs[0].shape ?? []).slice(1).map((d) => (typeof d === 'number' ? d : 0)) : [],
-    };
+    const { engine, ir, sites, layers, modelInfo, recovered } = await prepareModel(model, def, {
+      ...options,
+      checks: (ir) => {
+        // Checked before any onnxruntime session of the method is opened.
+        const first = ir.graph.outputs[0]?.shape;
+        if (guard.sourceWeight !== undefined && first && first.length !== 2) {
+          throw new Error(`guard.sourceWeight: needs a classifier whose first output is logits [N, K]; '${ir.graph.outputs[0].name}' has rank ${first.length}`);
+        }
+        if (options.window !== undefined && ir.graph.inputs.length !== 1) {
+          throw new Error(`window: single-sample mode needs a model with one input; this one has ${ir.graph.inputs.length}`);
+        }
+        if (options.window !== undefined && !(ir.graph.inputs[0].shape ?? [null]).slice(1).every((d) => typeof d === 'number')) {
+          throw new Error(`window: single-sample mode keeps a window of fixed-size samples; input '${ir.graph.inputs[0].name}' has dims [${(ir.graph.inputs[0].shape ?? []).map((d) => d ?? '?').join(', ')}] (export it with a fixed height and width)`);
+        }
+      },
+    });
     const passes = new Map<string, PassRuntime>();
     const stateDims = stateDimsOf(def, layers, resolved, modelInfo);
     for (const [name, spec] of Object.entries(def.passes)) {
