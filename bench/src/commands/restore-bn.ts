@@ -5,11 +5,11 @@
  * standard ONNX file any runtime loads. Everything is read and computed before the one atomic
  * write: bad input writes nothing.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { padCropFlip, takeFirst, toFloat32, type LabeledImages } from '@edgetta/datasets';
-import { readCifar10, readNpyFile, writeFileAtomic } from '@edgetta/datasets/node';
+import { pathKind, readCifar10, readNpyFile, writeFileAtomic } from '@edgetta/datasets/node';
 import { RecoveryError, restoreBatchNorm, type CalibrationBatch } from '@edgetta/sdk';
 import { type CliIO, UsageError } from '../cli-io.js';
 
@@ -47,15 +47,6 @@ function positiveInt(v: string, option: string): number {
   return n;
 }
 
-async function kindOf(path: string): Promise<'file' | 'directory' | null> {
-  try {
-    const s = await stat(path);
-    return s.isDirectory() ? 'directory' : 'file';
-  } catch {
-    return null;
-  }
-}
-
 /** uint8 HWC images as model input (NCHW float32 in [0, 1], the layout of the project's CIFAR models). */
 function imagesToBatch(set: LabeledImages): CalibrationBatch {
   return { data: toFloat32(set.images, set.count, set.height, set.width), dims: [set.count, 3, set.height, set.width] };
@@ -63,7 +54,7 @@ function imagesToBatch(set: LabeledImages): CalibrationBatch {
 
 /** The calibration batches named by `--calibration`, at most `samples` images, maybe augmented. */
 async function readCalibration(path: string, samples: number, augment: string | undefined, seed: number): Promise<CalibrationBatch[]> {
-  const kind = await kindOf(path);
+  const kind = await pathKind(path);
   if (kind === null) throw new UsageError('--calibration', `${path}: no such file or directory`);
   const npyFiles = kind === 'file' ? (/\.npy$/i.test(path) ? [path] : []) : (await readdir(path)).filter((f) => /\.npy$/i.test(f)).sort().map((f) => join(path, f));
   if (npyFiles.length === 0) {
@@ -93,11 +84,11 @@ async function readCalibration(path: string, samples: number, augment: string | 
 }
 
 async function runRestore(model: string, o: RestoreCliOptions, io: CliIO): Promise<void> {
-  if ((await kindOf(model)) !== 'file') throw new UsageError(model, 'no such model file');
+  if ((await pathKind(model)) !== 'file') throw new UsageError(model, 'no such model file');
   const out = resolve(o.out);
   if (out === resolve(model)) throw new UsageError('--out', 'would overwrite the input model; give another file');
-  if ((await kindOf(dirname(out))) !== 'directory') throw new UsageError('--out', `${dirname(out)}: no such directory`);
-  if ((await kindOf(out)) === 'directory') throw new UsageError('--out', `${o.out} is a directory; give the output file`);
+  if ((await pathKind(dirname(out))) !== 'directory') throw new UsageError('--out', `${dirname(out)}: no such directory`);
+  if ((await pathKind(out)) === 'directory') throw new UsageError('--out', `${o.out} is a directory; give the output file`);
   const samples = positiveInt(o.samples, '--samples');
   const seed = Number(o.seed);
   if (!Number.isInteger(seed)) throw new UsageError('--seed', `expected an integer, got '${o.seed}'`);

@@ -1,4 +1,5 @@
 import type { LayerSource, SiteCounts, SiteKind } from '@edgetta/core';
+import { isDefaultDomain } from './graph-index.js';
 import { findGroupNormChains } from './group-norm.js';
 import { findLayerNormChains } from './layer-norm-chain.js';
 import { attrFloat, attrInt, tensorDims, tensorToFloat32, type Model, type Node, type TensorProto } from '@edgetta/onnx';
@@ -96,8 +97,6 @@ function paramReader(model: Model, source: string): (name: string, node: Node, r
   };
 }
 
-const isDefault = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
-
 /** Every inference-form BatchNormalization node, in graph order. */
 function batchNormSites(model: Model, source: string): NormSite[] {
   const g = model.graph;
@@ -146,7 +145,7 @@ function layerNormSites(model: Model, source: string): NormSite[] {
   const read = paramReader(model, source);
   const sites: NormSite[] = findLayerNormChains(model).map((c, index) => chainSite(c, index, c.nodes[c.nodes.length - 1].name, { kind: 'layer-norm', axis: c.axis }));
   for (const node of model.graph.nodes) {
-    if (node.opType !== 'LayerNormalization' || !isDefault(node)) continue;
+    if (node.opType !== 'LayerNormalization' || !isDefaultDomain(node)) continue;
     if (node.outputs.slice(1).some((o) => o)) {
       throw new Error(`${source}: LayerNormalization '${node.name}' also outputs its mean or inverse standard deviation, which edgetta does not provide; export without them`);
     }

@@ -1,16 +1,21 @@
 import { cloneModel, encodeModel, GraphBuilder, type Model } from '@edgetta/onnx';
 import type { BatchNormSite } from './find.js';
 
+/** The model with the given values added as graph outputs (`edgetta.tap.<i>`), for a run that reads them. */
+export function tapValues(model: Model, values: readonly string[]): { bytes: Uint8Array; outputs: string[] } {
+  const out = cloneModel(model);
+  const b = new GraphBuilder(out);
+  const outputs = values.map((v, i) => b.output(v, `edgetta.tap.${i}`));
+  return { bytes: encodeModel(out), outputs };
+}
+
 /**
  * The model with every normalization layer's input added as a graph output, so one run on a
  * dummy batch tells each layer's rank and spatial size (exported models rarely carry value_info
  * for intermediate values, and the JS side has no ONNX shape inference).
  */
 export function probeModel(model: Model, sites: readonly BatchNormSite[]): { bytes: Uint8Array; outputs: string[] } {
-  const out = cloneModel(model);
-  const b = new GraphBuilder(out);
-  const outputs = sites.map((s) => b.output(s.input, `edgetta.probe.${s.index}`));
-  return { bytes: encodeModel(out), outputs };
+  return tapValues(model, sites.map((s) => s.input));
 }
 
 /** Ops whose first output's element type is fixed, whatever their inputs. */

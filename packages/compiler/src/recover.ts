@@ -9,7 +9,8 @@
  * moves into gamma'), up to the estimation error of the source statistics. Every method then runs
  * as on the unfolded model.
  */
-import { cloneModel, encodeModel, float32Tensor, GraphBuilder, type Model, type Node } from '@edgetta/onnx';
+import { cloneModel, float32Tensor, GraphBuilder, type Model, type Node } from '@edgetta/onnx';
+import { indexGraph, isDefaultDomain } from './graph-index.js';
 
 /** Ops after which a conv output counts as normalized already. */
 const NORM_OPS = new Set(['BatchNormalization', 'LayerNormalization', 'GroupNormalization', 'InstanceNormalization']);
@@ -35,8 +36,6 @@ export interface RecoveryCandidate {
   skip?: SkipReason;
 }
 
-const isDefault = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx';
-
 /**
  * Every Conv/ConvTranspose of the model, each marked with why it gets no site: its output already
  * feeds a normalization op (`normalized`), it reaches a graph output through no further linear
@@ -46,8 +45,7 @@ const isDefault = (n: Node): boolean => n.domain === '' || n.domain === 'ai.onnx
  */
 export function planRecovery(model: Model, options: RecoveryOptions = {}): RecoveryCandidate[] {
   const g = model.graph;
-  const consumers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) if (i) (consumers.get(i) ?? consumers.set(i, []).get(i)!).push(n);
+  const { consumers } = indexGraph(model);
   const outputs = new Set(g.outputs.map((o) => o.name));
   const exclude = new Set(options.exclude ?? []);
   // True when `value` reaches a graph output along a path with no linear layer on it.
@@ -66,7 +64,7 @@ export function planRecovery(model: Model, options: RecoveryOptions = {}): Recov
     return r;
   };
   return g.nodes
-    .filter((n) => CONV_OPS.has(n.opType) && isDefault(n))
+    .filter((n) => CONV_OPS.has(n.opType) && isDefaultDomain(n))
     .map((conv): RecoveryCandidate => {
       const output = conv.outputs[0];
       const users = consumers.get(output) ?? [];
@@ -84,14 +82,6 @@ export function markPooled(candidates: RecoveryCandidate[], dims: ReadonlyMap<st
     const d = dims.get(c.output);
     if (!c.skip && d && d.length >= 3 && d.slice(2).every((x) => x === 1)) c.skip = 'pooled';
   }
-}
-
-/** The model with the given values added as graph outputs, for the calibration run. */
-export function tapValues(model: Model, values: readonly string[]): { bytes: Uint8Array; outputs: string[] } {
-  const out = cloneModel(model);
-  const b = new GraphBuilder(out);
-  const outputs = values.map((v, i) => b.output(v, `edgetta.tap.${i}`));
-  return { bytes: encodeModel(out), outputs };
 }
 
 /** Source statistics of one recovered site: per-channel mean and biased variance of the conv output. */

@@ -158,14 +158,14 @@ export async function prepareModel(model: ModelSource, def: MethodDefinition<any
   let found = surveySites(ir);
   const recovery = options.recovery ?? 'auto';
   const recover = options.calibration !== undefined && recovery !== false && (recovery !== 'auto' || (!found['layer-norm'] && !found['group-norm'] && !found['instance-norm']));
-  if (options.calibration !== undefined) checkCalibration(options.calibration, ir, typeof recovery === 'object' ? recovery.minSamples : undefined);
+  const calibrated = options.calibration !== undefined ? checkCalibration(options.calibration, ir, typeof recovery === 'object' ? recovery.minSamples : undefined) : undefined;
   if (typeof recovery === 'object' && options.calibration === undefined) {
     throw new Error('recovery: recovering folded BatchNorm needs calibration: pass calibration: [tensor, ...] of clean, unlabeled training samples');
   }
   let recovered: RecoveryReport | undefined;
   const engine = await resolveEngine(options);
   if (recover && (typeof recovery === 'object' || recoverableConvs(ir) > 0)) {
-    ({ model: ir, report: recovered } = await recoverNorms(engine, ir, source, options.calibration!, typeof recovery === 'object' ? recovery : {}));
+    ({ model: ir, report: recovered } = await recoverNorms(engine, ir, source, options.calibration!, typeof recovery === 'object' ? recovery : {}, calibrated));
     found = surveySites(ir);
   }
   assertApplies(def, found, source, recoverableConvs(ir), outputKindOf(ir.graph.outputs[0]?.shape?.length));

@@ -88,14 +88,22 @@ export function checkCalibration(calibration: unknown, model: Model, minSamples 
  * measured with `engine` on `calibration`. Throws, changing nothing, on bad samples or a model
  * with no conv to recover. The model passed in is not modified.
  */
-export async function recoverNorms(engine: Engine, model: Model, source: string, calibration: readonly CalibrationBatch[], options: RestoreOptions = {}): Promise<{ model: Model; report: RecoveryReport }> {
+export async function recoverNorms(
+  engine: Engine,
+  model: Model,
+  source: string,
+  calibration: readonly CalibrationBatch[],
+  options: RestoreOptions = {},
+  /** The sample count from a {@link checkCalibration} the caller already ran (the samples are not read again). */
+  checked?: number,
+): Promise<{ model: Model; report: RecoveryReport }> {
   const minSamples = options.minSamples ?? DEFAULT_MIN_SAMPLES;
   const chunk = options.chunk ?? DEFAULT_CHUNK;
   if (!Number.isInteger(minSamples) || minSamples < 2) throw new RecoveryError('options', `minSamples: expected an integer >= 2, got ${String(minSamples)}`);
   if (!Number.isInteger(chunk) || chunk < 1) throw new RecoveryError('options', `chunk: expected a positive integer, got ${String(chunk)}`);
   const epsilon = options.epsilon ?? 1e-5;
   if (!(epsilon > 0)) throw new RecoveryError('options', `epsilon: expected a positive number, got ${String(epsilon)}`);
-  const samples = checkCalibration(calibration, model, minSamples);
+  const samples = checked ?? checkCalibration(calibration, model, minSamples);
   const plan = planRecovery(model, options);
   const unknown = (options.exclude ?? []).filter((e) => !plan.some((c) => c.conv.name === e || c.output === e));
   if (unknown.length) throw new RecoveryError('exclude', `exclude: no Conv node or output named ${unknown.map((u) => `'${u}'`).join(', ')} in ${source}`);
@@ -128,9 +136,9 @@ export async function recoverNorms(engine: Engine, model: Model, source: string,
  */
 export async function restoreBatchNorm(model: ModelSource, calibration: readonly CalibrationBatch[], options: RestoreOptions & EngineOptions = {}): Promise<{ model: Model; bytes: Uint8Array; report: RecoveryReport }> {
   const { ir, source } = await loadModel(model);
-  checkCalibration(calibration, ir, options.minSamples);
+  const samples = checkCalibration(calibration, ir, options.minSamples);
   const engine = await resolveEngine(options);
-  const r = await recoverNorms(engine, ir, source, calibration, options);
+  const r = await recoverNorms(engine, ir, source, calibration, options, samples);
   return { ...r, bytes: encodeModel(r.model) };
 }
 
