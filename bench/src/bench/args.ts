@@ -3,7 +3,7 @@
  * the option and the valid choices, thrown before any data is read or anything is written.
  */
 import { builtinMethods, getMethod, listMethods, resolveGuard, type GuardOptions, type MethodDefinition } from '@edgetta/sdk';
-import { resolveOptions } from '@edgetta/core';
+import { listOutputStages, resolveOptions } from '@edgetta/core';
 import { isDatasetError, PROTOCOL_NAMES, resolveProtocol, type ResolvedProtocol } from '@edgetta/datasets';
 import { UsageError } from '../cli-io.js';
 
@@ -41,7 +41,10 @@ export function parseMethods(text: string, registered: readonly string[] = listM
       for (const m of ordered(registered)) raw.push({ name: m, pairs: [] });
       continue;
     }
-    if (!registered.includes(name)) throw new UsageError('--methods', `unknown method '${name}' (valid: ${registered.join(', ')})`);
+    if (!registered.includes(name) && !resolves(name)) {
+      const stages = listOutputStages();
+      throw new UsageError('--methods', `unknown method '${name}' (valid: ${registered.join(', ')}${stages.length ? `; each may end in +${stages.join(' or +')}` : ''})`);
+    }
     raw.push({ name, pairs: colon < 0 ? [] : [item.slice(colon + 1)] });
   }
   const specs = raw.map(({ name, pairs }) => toSpec(name, pairs));
@@ -51,6 +54,16 @@ export function parseMethods(text: string, registered: readonly string[] = listM
     seen.add(s.id);
   }
   return specs;
+}
+
+/** A `<method>+<stage>` name resolves without being registered. */
+function resolves(name: string): boolean {
+  try {
+    getMethod(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Registered methods in the order edgetta lists its built-ins (source, norm, ...), then the others by name. */

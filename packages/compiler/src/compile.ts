@@ -1,14 +1,17 @@
-import { layerKey, ownStatisticsNorm, type LayerSource, type PassSpec } from '@edgetta/core';
+import { layerKey, ownStatisticsNorm, type LayerSource, type NormResult, type PassSpec } from '@edgetta/core';
 import { cloneModel, encodeModel, GraphBuilder, type Model, type Node } from '@edgetta/onnx';
 import type { NormSite } from './find.js';
 import { OnnxOps } from './onnx-ops.js';
 import { appendLossAndGradients, type GradientBindings } from './compile-grad.js';
+import { findFeatureTap } from './features.js';
 
 /** Graph-input/-output naming of compiled state, so a session can feed and read it by key. */
 export const STATE_IN = 'edgetta.state.';
 export const STATE_OUT = 'edgetta.state_out.';
 export const HYPER_IN = 'edgetta.hyper.';
 export const TAP = 'edgetta.tap.';
+export const LAYER_OUT = 'edgetta.layer_out.';
+export const FEATURES = 'edgetta.features';
 
 export interface StateBinding {
   /** Graph input or output name. */
@@ -46,6 +49,10 @@ export interface CompiledPass {
   taps?: { x: string; y: string }[];
   /** Present when the pass has a loss: its loss, gradient and extra outputs (see compile-grad.ts). */
   grad?: GradientBindings;
+  /** Per-run layer values (`PassSpec.outputs`): graph output name and state-style key. */
+  layerOutputs: { name: string; key: string }[];
+  /** Graph output of the penultimate features, for passes with `features`. */
+  features?: string;
   encode(): Uint8Array;
 }
 
@@ -88,6 +95,7 @@ export function compilePass<O>(
     hyper[h] = hyperInputs[h];
   }
   const taps: { x: string; y: string }[] = [];
+  const layerOutputs: { name: string; key: string }[] = [];
   const dimsOf = (key: string, channels: number): number[] => opts.stateDims?.[key] ?? [channels];
 
   const handles: { gamma: string; beta: string; state: Record<string, string> }[] = [];
@@ -131,6 +139,12 @@ export function compilePass<O>(
       const key = layerKey(site.index, s);
       stateOutputs.push({ name: b.output(v, `${STATE_OUT}${key}`, dimsOf(key, site.channels)), key, dims: dimsOf(key, site.channels) });
     }
+    for (const s of pass.outputs ?? []) {
+      const v = result.outputs?.[s];
+      if (v === undefined) throw new Error(`method pass outputs '${s}' but its norm() returned none for layer ${site.index}`);
+      const key = layerKey(site.index, s);
+      layerOutputs.push({ name: b.output(v, `${LAYER_OUT}${key}`), key });
+    }
     // Keep the original output name so downstream nodes are untouched.
     g.nodes.push({ opType: 'Identity', domain: '', name: b.name(`bn${site.index}/out`), inputs: [result.y], outputs: [site.output], attrs: {} });
     if (opts.taps) {
@@ -140,6 +154,12 @@ export function compilePass<O>(
       });
     }
   }
+  let features: string | undefined;
+  if (pass.features) {
+    const tap = findFeatureTap(model);
+    if (tap.value === undefined) throw new FeatureTapError(tap.reason);
+    features = b.output(tap.value, FEATURES);
+  }
   const grad = pass.loss ? appendLossAndGradients(out, pass, { b, opset, options: opts.options, hyper, modelOutputs, layers, handles, stateDims: opts.stateDims }) : undefined;
   pruneInitializers(out);
   return {
@@ -148,17 +168,27 @@ export function compilePass<O>(
     stateOutputs,
     hyperInputs,
     modelOutputs,
+    layerOutputs,
+    ...(features ? { features } : {}),
     ...(opts.taps ? { taps } : {}),
     ...(grad ? { grad } : {}),
     encode: () => encodeModel(out),
   };
 }
 
+/** A pass needs the penultimate features (`PassSpec.features`) and the model has no linear head to read them from. */
+export class FeatureTapError extends Error {
+  constructor(readonly reason: string) {
+    super(`the model has no penultimate features to read: ${reason}`);
+    this.name = 'FeatureTapError';
+  }
+}
+
 /**
  * A site without batch statistics (LayerNorm) normalizes with its own statistics; the pass
  * chooses only its affine (state `gamma`/`beta` when it reads them, else the exported ones).
  */
-function perSampleNorm(ops: OnnxOps, site: NormSite, rank: number, state: Record<string, string>, b: GraphBuilder): { y: string; state?: Record<string, string> } {
+function perSampleNorm(ops: OnnxOps, site: NormSite, rank: number, state: Record<string, string>, b: GraphBuilder): NormResult<string> {
   // State is flat [C]; the graph's affine has the normalized shape ([C, 1, 1] for a GroupNorm chain).
   const affine = (role: 'gamma' | 'beta'): string =>
     state[role] ? (site.affineDims.length > 1 ? ops.reshape(state[role], site.affineDims) : state[role]) : b.initializer(`site${site.index}/${role}`, site[role], site.affineDims);

@@ -6,3 +6,4 @@ export * from './compile-grad.js';
 export * from './recover.js';
 export * from './group-norm.js';
 export * from './layer-norm-chain.js';
+export * from './features.js';

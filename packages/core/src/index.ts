@@ -12,3 +12,4 @@ export * from './optim.js';
 export * from './gradient.js';
 export * from './compose.js';
 export * from './sample-selection.js';
+export * from './output-stage.js';

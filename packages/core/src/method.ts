@@ -60,6 +60,11 @@ export interface NormResult<T> {
   y: T;
   /** Updated layer state, by the names the pass declares in `writes`. */
   state?: Record<string, T>;
+  /**
+   * Per-run values returned to the host step, by the names the pass declares in `outputs`
+   * (e.g. instance statistics `[N, C]` that a host-side update keys by pseudo-label).
+   */
+  outputs?: Record<string, T>;
 }
 
 /** One compiled graph of a method: how every normalization layer behaves in it. */
@@ -70,6 +75,13 @@ export interface PassSpec<O> {
   writes?: readonly string[];
   /** Scalar run-time inputs shared by all layers. */
   hyper?: readonly string[];
+  /** Per-run layer values returned to the step (`PassOutput.layerOutputs`), not kept as state. */
+  outputs?: readonly string[];
+  /**
+   * Also return the classifier's penultimate features (`PassOutput.features`, `[N, D]`): the input
+   * of the linear head that computes the first output. The session refuses a model without one.
+   */
+  features?: boolean;
   norm<T>(args: NormArgs<T, O>): NormResult<T>;
   /**
    * A scalar loss built on the model's outputs; with `grads`, the pass also returns the gradients
@@ -155,6 +167,10 @@ export interface PassOutput {
   extras?: Record<string, { data: Float32Array; dims: readonly number[] }>;
   /** What the step did with the parameters (gradient methods); recorded in the session's stats. */
   update?: UpdateReport;
+  /** The penultimate features `[N, D]`, for passes with `features`. */
+  features?: { data: Float32Array; dims: readonly number[] };
+  /** Per-run layer values by key (`layer.<i>.<name>`), for passes with `outputs`. */
+  layerOutputs?: Record<string, { data: Float32Array; dims: readonly number[] }>;
 }
 
 /** The outcome of one adaptation step of a gradient method. */
@@ -256,10 +272,10 @@ export interface MethodDefinition<O extends object = Record<string, number>> {
   appliesTo?: Applicability;
   /** Smallest batch size the method supports, with the reason and what works instead. */
   minBatchSize?: { size: number; reason: string };
-  /** Initial per-layer state from the source parameters. */
-  initLayerState?(layer: LayerSource, options: O): Record<string, Float32Array>;
+  /** Initial per-layer state from the source parameters (`model` tells e.g. the number of classes). */
+  initLayerState?(layer: LayerSource, options: O, model?: ModelInfo): Record<string, Float32Array>;
   /** dims of layer state entries that are not 1-D (e.g. [K, C] components). */
-  layerStateDims?(layer: LayerSource, options: O): Record<string, number[]>;
+  layerStateDims?(layer: LayerSource, options: O, model?: ModelInfo): Record<string, number[]>;
   /** Initial method-level state (counters, moving averages, optimizer step counts). */
   initState?(options: O, model?: ModelInfo): Record<string, Float32Array>;
   passes: Record<string, PassSpec<O>>;

@@ -1,4 +1,5 @@
 import type { MethodDefinition } from './method.js';
+import { withOutputStage, type OutputStage } from './output-stage.js';
 
 /* One registry per process even when two copies of this package are loaded (the tfjs getGlobal trick). */
 const KEY = Symbol.for('edgetta.methods');
@@ -26,12 +27,53 @@ export function registerMethod(def: MethodDefinition<any>): void {
   r.set(def.name, def);
 }
 
-/** The registered method, or a clear error listing the registered names. */
-export function getMethod(name: string): MethodDefinition<any> {
-  const def = registry().get(name);
-  if (!def) {
-    throw new Error(`unknown method '${name}'; registered methods: ${listMethods().join(', ') || '(none)'}`);
+const STAGES = Symbol.for('edgetta.output-stages');
+const STAGED = Symbol.for('edgetta.staged-methods');
+
+function stages(): Map<string, OutputStage<any>> {
+  const g = globalThis as unknown as Record<symbol, Map<string, OutputStage<any>> | undefined>;
+  return (g[STAGES] ??= new Map());
+}
+
+/** Registers an output stage under its name, so `<method>+<stage>` names resolve (`tent+prior`). */
+export function registerOutputStage(stage: OutputStage<any>): void {
+  if (!stage || typeof stage.name !== 'string' || !/^[a-z0-9][a-z0-9\-_.]*$/.test(stage.name) || typeof stage.adjust !== 'function') {
+    throw new Error(`registerOutputStage: a stage needs a lowercase name (letters, digits, '-', '_', '.') and an adjust function, got ${JSON.stringify(stage?.name)}`);
   }
+  const existing = stages().get(stage.name);
+  if (existing && existing !== stage) throw new Error(`registerOutputStage: a different stage is already registered as '${stage.name}'`);
+  stages().set(stage.name, stage);
+}
+
+export function listOutputStages(): string[] {
+  return [...stages().keys()].sort();
+}
+
+/**
+ * The registered method, or `<method>+<stage>` built from a registered method and output stage
+ * (built once, then the same object), or a clear error listing the registered names.
+ */
+export function getMethod(name: string): MethodDefinition<any> {
+  const def = registry().get(name) ?? staged(name);
+  if (!def) {
+    const s = listOutputStages();
+    throw new Error(`unknown method '${name}'; registered methods: ${listMethods().join(', ') || '(none)'}${s.length ? `; any of them can end in +<stage>, stages: ${s.join(', ')}` : ''}`);
+  }
+  return def;
+}
+
+function staged(name: string): MethodDefinition<any> | undefined {
+  const g = globalThis as unknown as Record<symbol, Registry | undefined>;
+  const cache = (g[STAGED] ??= new Map());
+  const hit = cache.get(name);
+  if (hit) return hit;
+  const at = name.lastIndexOf('+');
+  const stage = at > 0 ? stages().get(name.slice(at + 1)) : undefined;
+  if (!stage) return undefined;
+  const base = registry().get(name.slice(0, at)) ?? staged(name.slice(0, at));
+  if (!base) return undefined;
+  const def = withOutputStage(base, stage, name);
+  cache.set(name, def);
   return def;
 }
 

@@ -1,4 +1,4 @@
-import { registerMethod, type MethodDefinition } from '@edgetta/core';
+import { registerMethod, registerOutputStage, type MethodDefinition, type OutputStage } from '@edgetta/core';
 import { alphaBn } from '@edgetta/adapter-alpha-bn';
 import { bnEma } from '@edgetta/adapter-bn-ema';
 import { dua } from '@edgetta/adapter-dua';
@@ -10,10 +10,17 @@ import { eta } from '@edgetta/adapter-eta';
 import { eata } from '@edgetta/adapter-eata';
 import { sar } from '@edgetta/adapter-sar';
 import { rotta } from '@edgetta/adapter-rotta';
+import { balancedBn } from '@edgetta/adapter-balanced-bn';
+import { lame, lameStage } from '@edgetta/adapter-lame';
+import { priorStage } from '@edgetta/adapter-prior';
+import { roid } from '@edgetta/adapter-roid';
 import { presets } from './presets.js';
 
 /** The methods edgetta ships, in the order listings show them. */
-export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua, unmixTns, tent, eta, eata, sar, rotta, ...presets];
+export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua, unmixTns, balancedBn, tent, eta, eata, sar, rotta, roid, lame, ...presets];
+
+/** The output stages any method can end in (`tent+prior`, `balanced-bn+lame`). */
+export const builtinStages: readonly OutputStage<any>[] = [lameStage, priorStage];
 
 let registered = false;
 
@@ -21,5 +28,6 @@ let registered = false;
 export function registerBuiltinMethods(): void {
   if (registered) return;
   for (const m of builtinMethods) registerMethod(m);
+  for (const s of builtinStages) registerOutputStage(s);
   registered = true;
 }

@@ -1,7 +1,8 @@
 /**
  * Runs one compiled pass: feeds the batch, the state the pass reads, its hyper scalars and loss
  * inputs; commits the state it writes (refusing non-finite values, typed as RejectedStateError);
- * returns the model outputs, and for passes with a loss the loss, gradients and extras.
+ * returns the model outputs, the per-run layer outputs and features the pass asks for, and for
+ * passes with a loss the loss, gradients and extras.
  */
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { RejectedStateError, type Batch, type PassOutput, type StateStore } from '@edgetta/core';
@@ -51,7 +52,8 @@ export async function runPass(
     feeds[r.name] = new T('float32', v.data, v.dims);
   }
   const gradFetches = grad ? [grad.loss, ...grad.grads.map((g) => g.name), ...grad.extras.map((x) => x.name)] : [];
-  const fetches = [...p.compiled.modelOutputs, ...p.compiled.stateOutputs.map((s) => s.name), ...gradFetches];
+  const c = p.compiled;
+  const fetches = [...c.modelOutputs, ...c.stateOutputs.map((s) => s.name), ...gradFetches, ...c.layerOutputs.map((o) => o.name), ...(c.features ? [c.features] : [])];
   const result = await p.session.run(feeds, fetches);
   for (const s of p.compiled.stateOutputs) {
     const data = result[s.name].data as Float32Array;
@@ -64,6 +66,15 @@ export async function runPass(
   for (const o of p.compiled.modelOutputs) outputs[o] = result[o];
   const first = outputs[p.compiled.modelOutputs[0]];
   const out: PassOutput = { outputs, logits: { data: first.data as Float32Array, dims: first.dims } };
+  if (c.features) {
+    // [N, ...] -> [N, D]: a head's input is flat per sample whatever its rank.
+    const f = result[c.features];
+    const n = f.dims[0];
+    out.features = { data: f.data as Float32Array, dims: [n, n ? (f.data as Float32Array).length / n : 0] };
+  }
+  if (c.layerOutputs.length) {
+    out.layerOutputs = Object.fromEntries(c.layerOutputs.map((o) => [o.key, { data: result[o.name].data as Float32Array, dims: result[o.name].dims }]));
+  }
   if (grad) {
     const copy = (v: string) => (result[v].data as Float32Array).slice();
     out.loss = copy(grad.loss)[0];

@@ -5,17 +5,18 @@
  */
 import type { Tensor } from 'onnxruntime-common';
 import { applies, describeSites, outputKindOf, type ImageLayout, type ModelInfo, type OutputKind, getMethod, layerKey, listMethods, type LayerSource, type MethodDefinition, type SiteCounts } from '@edgetta/core';
-import { findSites, probeAllValues, probeModel, surveySites, withProbedShapes, type BatchNormSite, type NormSite } from '@edgetta/compiler';
+import { findFeatureTap, findSites, probeAllValues, probeModel, surveySites, withProbedShapes, type BatchNormSite, type NormSite } from '@edgetta/compiler';
 import type { Model } from '@edgetta/onnx';
 import { resolveEngine, type Engine, type EngineOptions } from '@edgetta/engine';
 import { inputLayoutOf, loadModel, type ModelSource } from './load.js';
 import { checkCalibration, recoverableConvs, recoverNorms, type CalibrationBatch, type RecoveryReport, type RestoreOptions } from './recover.js';
 
 /** Refuses a model the method cannot adapt, naming the site kinds found and the methods that apply. */
-export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string, recoverable = 0, output?: OutputKind): void {
+export function assertApplies(def: MethodDefinition<any>, found: SiteCounts, source: string, recoverable = 0, output?: OutputKind, hasFeatures = true): void {
   if (applies(def.appliesTo, found, output)) return;
   const wanted = def.appliesTo?.sites ?? ['batch-norm'];
-  const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found, output));
+  const readsFeatures = (m: MethodDefinition<any>) => Object.values(m.passes).some((p) => p.features);
+  const fitting = listMethods().filter((m) => applies(getMethod(m).appliesTo, found, output) && (hasFeatures || !readsFeatures(getMethod(m))));
   if (applies(def.appliesTo, found)) {
     throw new Error(
       `${source}: method '${def.name}' needs ${def.appliesTo!.outputs!.join(' or ')} outputs, and this model's first output is ${output} logits; methods that apply to this model: ${fitting.join(', ') || '(none)'}`,
@@ -41,8 +42,8 @@ export function stateDimsOf(def: MethodDefinition<any>, layers: LayerSource[], o
   const dims: Record<string, number[]> = {};
   for (const [k, v] of Object.entries(def.initState?.(options, model) ?? {})) if (v.length > 0) dims[k] = [v.length];
   for (const layer of layers) {
-    const s = def.initLayerState?.(layer, options) ?? {};
-    const shapes = def.layerStateDims?.(layer, options) ?? {};
+    const s = def.initLayerState?.(layer, options, model) ?? {};
+    const shapes = def.layerStateDims?.(layer, options, model) ?? {};
     for (const [k, v] of Object.entries(s)) dims[layerKey(layer.index, k)] = shapes[k] ?? [v.length];
   }
   return dims;
@@ -168,7 +169,11 @@ export async function prepareModel(model: ModelSource, def: MethodDefinition<any
     ({ model: ir, report: recovered } = await recoverNorms(engine, ir, source, options.calibration!, typeof recovery === 'object' ? recovery : {}, calibrated));
     found = surveySites(ir);
   }
-  assertApplies(def, found, source, recoverableConvs(ir), outputKindOf(ir.graph.outputs[0]?.shape?.length));
+  const tap = findFeatureTap(ir);
+  assertApplies(def, found, source, recoverableConvs(ir), outputKindOf(ir.graph.outputs[0]?.shape?.length), tap.value !== undefined);
+  if (Object.values(def.passes).some((p) => p.features)) {
+    if (tap.value === undefined) throw new Error(`${source}: method '${def.name}' reads the classifier's penultimate features (the input of its linear head), and this model has none: ${tap.reason}`);
+  }
   const layout = inputLayoutOf(ir);
   const sample = options.calibration?.[0] ? [...options.calibration[0].dims].slice(1) : undefined;
   // Backward graphs need static shapes the export did not record (before finding sites: it copies the graph).

@@ -244,7 +244,7 @@ export class AdaptiveSession {
       // Atomic: a step that throws (or whose answer cannot be blended) leaves the state as it was.
       const { out, outputs } = await this.transaction(true, async () => {
         const out = await this.def.step(ctx);
-        return { out, outputs: await this.blend(feeds, out.outputs as Record<string, Tensor>, out.logits) };
+        return { out, outputs: await this.blend(feeds, this.tensors(out.outputs), out.logits) };
       });
       if (out.update) {
         this.lastUpdate = out.update;
@@ -345,11 +345,17 @@ export class AdaptiveSession {
       // Passes commit their state writes: the transaction undoes them.
       return await this.transaction(false, async () => {
         const out = this.def.infer ? await this.def.infer(ctx) : await inferWithPredict(ctx, this.def.name, [...this.passes.keys()]);
-        return this.blend(feeds, out.outputs as Record<string, Tensor>, out.logits);
+        return this.blend(feeds, this.tensors(out.outputs), out.logits);
       });
     } finally {
       this.busy = false;
     }
+  }
+
+  /** The outputs as onnxruntime Tensors (an output stage answers with plain `{ type, data, dims }`). */
+  private tensors(outputs: PassOutput['outputs']): Record<string, Tensor> {
+    const T = this.engine.ort.Tensor;
+    return Object.fromEntries(Object.entries(outputs).map(([k, t]) => [k, t instanceof T ? (t as Tensor) : (new T(t.type as 'float32', t.data as Float32Array, t.dims) as Tensor)]));
   }
 
   /** With the guard's `sourceWeight`: the outputs with the first one blended with the unadapted model's. */
@@ -427,7 +433,7 @@ export class AdaptiveSession {
     this.assertOpen();
     const init: Record<string, Float32Array> = {};
     for (const layer of this.layers) {
-      const s = this.def.initLayerState?.(layer, this.options) ?? {};
+      const s = this.def.initLayerState?.(layer, this.options, this.modelInfo) ?? {};
       for (const [k, v] of Object.entries(s)) init[layerKey(layer.index, k)] = v.slice();
     }
     Object.assign(init, this.def.initState?.(this.options, this.modelInfo) ?? {});

@@ -38,12 +38,12 @@ describe('methods declare the site kinds they adapt', () => {
 
   it('a method applied to a model it does not adapt fails at create() naming the kinds found and the methods that apply', async () => {
     await expect(AdaptiveSession.create(plainCnn(5, { layerNorm: true }), { method: 'norm', runtime: 'node' })).rejects.toThrow(
-      /method 'norm' adapts batch-norm sites, and this model has layer-norm x1; methods that apply to this model: eata, eta, sar, source, tent$/,
+      /method 'norm' adapts batch-norm sites, and this model has layer-norm x1; methods that apply to this model: eata, eta, lame, roid, sar, source, tent$/,
     );
     await expect(AdaptiveSession.create(instanceNormModel(), { method: 'norm', runtime: 'node' })).rejects.toThrow(/this model has instance-norm x1; methods that apply to this model: source/);
     // No normalization at all: the message says how to recover BatchNorm, or keep it at export.
     await expect(AdaptiveSession.create(plainCnn(6), { method: 'alpha-bn', runtime: 'node' })).rejects.toThrow(
-      /this model has no normalization layer \(BatchNormalization was likely folded into its 2 unnormalized convolutions at export: pass calibration: .*TrainingMode.PRESERVE.*\); methods that apply to this model: source/,
+      /this model has no normalization layer \(BatchNormalization was likely folded into its 2 unnormalized convolutions at export: pass calibration: .*TrainingMode.PRESERVE.*\); methods that apply to this model: lame, source/,
     );
   });
 });

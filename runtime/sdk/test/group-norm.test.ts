@@ -95,7 +95,7 @@ describe('GroupNorm chains', () => {
       await s.run(feeds(3));
       await s.dispose();
     }
-    await expect(AdaptiveSession.create(bytes, { method: 'norm', runtime: 'node' })).rejects.toThrow(/this model has group-norm x2; methods that apply to this model: eata, eta, sar, source, tent$/);
+    await expect(AdaptiveSession.create(bytes, { method: 'norm', runtime: 'node' })).rejects.toThrow(/this model has group-norm x2; methods that apply to this model: eata, eta, lame, roid, sar, source, tent$/);
   });
 
   it('the GroupNorm ResNet-20 trained here (bench/assets, 19 chains) adapts from the exported model', async () => {
