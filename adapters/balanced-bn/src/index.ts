@@ -11,7 +11,10 @@
  * Update after the forward (host side), from each sample's instance mean m_i and biased variance
  * v_i over the spatial axes and its pseudo-label c_i (argmax of the answer, stage-adjusted when the
  * method has an output stage; samples whose top probability is below `confidence` are left out).
- * Per class c with n_c such samples, w = 1 / n_c if n_c > 1 / eta, else eta (TRIBE's V5 rule):
+ * Per class c with n_c such samples, w = 1 / n_c if n_c > 1 / eta, else eta (TRIBE's V5 rule);
+ * with `priorCount` n0 > 0 the weight starts higher, w = max(w, 1 / (n0 + N_c + n_c)) with N_c the
+ * samples class c has taken since the last reset (the source counts as n0 samples, then the
+ * average runs over what came since, until it slows to eta; edgetta's addition for fast starts):
  *   delta_c = w sum_{i: c_i = c} (m_i - M_c)
  *   V_c += w sum_{i: c_i = c} (v_i + (m_i - M_c)^2 - V_c) - delta_c^2;  M_c += delta_c
  * One forward per batch: the batch is normalized with the statistics before its own update (TRIBE
@@ -25,7 +28,11 @@ export interface BalancedBnOptions {
   eta: number;
   /** Samples whose top answered probability is below this do not update (0 = every sample, as TRIBE). @defaultValue 0 */
   confidence: number;
+  /** Weight of the source statistics as a number of samples per class; 0 = TRIBE's fixed eta from the start. @defaultValue 0 */
+  priorCount: number;
 }
+
+const COUNT = 'balanced.count';
 
 /** The balanced global statistics of per-class M, V [K, C] (TRIBE: mean of V plus the unbiased variance of M). */
 export function balancedNorm<T>(args: NormArgs<T, BalancedBnOptions>): NormResult<T> {
@@ -58,8 +65,10 @@ export function balancedUpdate(ctx: StepContext<BalancedBnOptions>, out: PassOut
     label[i] = best;
     counts[best]++;
   }
-  const eta = ctx.options.eta;
-  const w = Float64Array.from(counts, (c) => (c > 1 / eta ? 1 / c : eta));
+  const { eta, priorCount } = ctx.options;
+  const seen = ctx.state.write(COUNT);
+  const w = Float64Array.from(counts, (c, k) => Math.max(c > 1 / eta ? 1 / c : eta, priorCount > 0 ? 1 / (priorCount + seen[k] + c) : 0));
+  for (let k = 0; k < K; k++) seen[k] += counts[k];
   for (const layer of ctx.layers) {
     if (layer.rank === 2) continue;
     const m = out.layerOutputs?.[layerKey(layer.index, 'm')];
@@ -101,11 +110,13 @@ export const balancedBnPolicy: NormPolicy<BalancedBnOptions> = {
   name: 'balanced-bn',
   summary: 'Per-class BN statistics keyed by pseudo-label, mixed class-balanced (label-correlated streams, batch size 1).',
   paper: 'Su et al., Towards Real-World Test-Time Adaptation: Tri-Net Self-Training with Balanced Normalization (TRIBE), AAAI 2024.',
-  defaults: { eta: 0.005, confidence: 0 },
+  defaults: { eta: 0.005, confidence: 0, priorCount: 0 },
   optionSpecs: {
     eta: { doc: "per-sample update weight, in (0, 1]", greaterThan: 0, max: 1 },
     confidence: { doc: 'smallest top probability of a sample that updates, in [0, 1)', min: 0, max: 0.999 },
+    priorCount: { doc: 'weight of the source statistics in samples per class (>= 0; 0 = fixed eta)', min: 0 },
   },
+  initState: (_o, model) => ({ [COUNT]: new Float32Array(classesOf(model)) }),
   appliesTo: { sites: ['batch-norm'], outputs: ['classifier'] },
   reads: ['M', 'V'],
   outputs: ['m', 'v'],

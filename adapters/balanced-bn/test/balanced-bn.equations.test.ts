@@ -54,14 +54,18 @@ function globalStats(st: ClassStats, c: number): { mu: Float64Array; v: Float64A
   return { mu, v };
 }
 
-/** TRIBE's V5 update from the activations h [n, c, s] and labels (-1: left out). */
-function tribeUpdate(st: ClassStats, h: Float64Array, n: number, c: number, s: number, labels: number[], eta: number): ClassStats {
+/**
+ * TRIBE's V5 update from the activations h [n, c, s] and labels (-1: left out); with a prior count
+ * n0 the weight is at least 1 / (n0 + seen_k + n_k) (seen_k: samples class k took before).
+ */
+function tribeUpdate(st: ClassStats, h: Float64Array, n: number, c: number, s: number, labels: number[], eta: number, n0 = 0, seen: number[] = []): ClassStats {
   const M = st.M.slice();
   const V = st.V.slice();
   for (let k = 0; k < CLASSES; k++) {
     const members = labels.flatMap((l, i) => (l === k ? [i] : []));
     if (members.length === 0) continue;
-    const w = members.length > 1 / eta ? 1 / members.length : eta;
+    let w = members.length > 1 / eta ? 1 / members.length : eta;
+    if (n0 > 0) w = Math.max(w, 1 / (n0 + (seen[k] ?? 0) + members.length));
     for (let j = 0; j < c; j++) {
       let dsum = 0;
       let dsq = 0;
@@ -93,9 +97,10 @@ function bnWith(h: Float64Array, n: number, c: number, s: number, mu: ArrayLike<
   return y;
 }
 
-const configs = [
-  { label: 'defaults (eta 0.005, every sample)', options: {} as Record<string, number>, eta: 0.005, confidence: 0 },
+const configs: { label: string; options: Record<string, number>; eta: number; confidence: number; priorCount?: number }[] = [
+  { label: 'defaults (eta 0.005, every sample)', options: {}, eta: 0.005, confidence: 0 },
   { label: 'eta 0.3 (w = 1/n_c for classes with more than 3 samples), confidence 0.3', options: { eta: 0.3, confidence: 0.3 }, eta: 0.3, confidence: 0.3 },
+  { label: 'eta 0.01, priorCount 3 (the source weighs as 3 samples per class, then a running average)', options: { eta: 0.01, priorCount: 3 }, eta: 0.01, confidence: 0, priorCount: 3 },
 ];
 const sizes = [8, 1, 6, 12, 3];
 
@@ -117,6 +122,7 @@ describe('balanced-bn equations (TRIBE Balanced BN): AdaptiveSession on onnxrunt
         });
         let worst = 0;
         let moved = 0;
+        const seen: number[] = [];
         for (let j = 0; j < sizes.length; j++) {
           const n = sizes[j];
           const x = batch(j, n);
@@ -134,7 +140,8 @@ describe('balanced-bn equations (TRIBE Balanced BN): AdaptiveSession on onnxrunt
             const prob = 1 / row.reduce((a, z) => a + Math.exp(z - top), 0);
             return prob < cfg.confidence ? -1 : row.indexOf(top);
           });
-          for (let l = 0; l < 2; l++) stats[l] = tribeUpdate(stats[l], acts[l].h, n, acts[l].c, acts[l].s, labels, cfg.eta);
+          for (let l = 0; l < 2; l++) stats[l] = tribeUpdate(stats[l], acts[l].h, n, acts[l].c, acts[l].s, labels, cfg.eta, cfg.priorCount ?? 0, seen);
+          for (const l of labels) if (l >= 0) seen[l] = (seen[l] ?? 0) + 1;
           const out = await s.run({ x: new ort.Tensor('float32', x, [n, C0, SIZE, SIZE]) });
           const e = relMax(out.logits.data as Float32Array, want);
           expect(e, `batch ${j}: logits`).toBeLessThan(1e-4);

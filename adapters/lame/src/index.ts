@@ -15,6 +15,9 @@
  *   until |E - E_prev| <= 1e-8 |E_prev| (from the third iteration on).
  * The answer is Y (returned as the logits log Y). One sample has no neighbours: the answer is the
  * model's. When every feature of the batch is the same point (sigma = 0), W_ij = [d_ij = 0].
+ * `maxDiversity` (edgetta's gate, off by default): the batch's effective share of classes,
+ * D = exp(H(mean_i p_i)) / K, is near 1 on an i.i.d. batch and low on a label-correlated one;
+ * batches with D above the gate are answered unadjusted (LAME's cost on i.i.d. streams).
  */
 import { withOutputStage, type MethodDefinition, type OutputStage, type StageInput } from '@edgetta/core';
 import { source } from '@edgetta/adapter-source';
@@ -30,9 +33,22 @@ export interface LameOptions {
   lambda: number;
   /** Fixed-point iterations at most. @defaultValue 100 */
   maxSteps: number;
+  /** Adjust only batches whose effective class share exp(H(mean p)) / K is at most this (1 = every batch). @defaultValue 1 */
+  maxDiversity: number;
 }
 
-export const LAME_DEFAULTS: LameOptions = { k: 5, knnAffinity: false, symmetric: false, lambda: 1, maxSteps: 100 };
+export const LAME_DEFAULTS: LameOptions = { k: 5, knnAffinity: false, symmetric: false, lambda: 1, maxSteps: 100, maxDiversity: 1 };
+
+/** The effective share of classes of a batch of probabilities [N, K]: exp(H(mean_i p_i)) / K, in [1/K, 1]. */
+export function classDiversity(p: Float64Array, n: number, k: number): number {
+  let h = 0;
+  for (let c = 0; c < k; c++) {
+    let m = 0;
+    for (let i = 0; i < n; i++) m += p[i * k + c] / n;
+    if (m > 0) h -= m * Math.log(m);
+  }
+  return Math.exp(h) / k;
+}
 
 /** The affinity [N, N] of L2-normalized features (row-major, float64) and the rbf sigma. */
 export function lameAffinity(features: Float32Array, n: number, d: number, o: Pick<LameOptions, 'k' | 'knnAffinity' | 'symmetric'>): { W: Float64Array; sigma: number } {
@@ -128,9 +144,11 @@ function softmax(logits: Float32Array, n: number, k: number): Float64Array {
 export function lameAdjust({ logits, features, options }: StageInput<LameOptions>): Float32Array {
   const [n, k] = logits.dims;
   if (n < 2) return logits.data.slice();
+  const p = softmax(logits.data, n, k);
+  if (options.maxDiversity < 1 && classDiversity(p, n, k) > options.maxDiversity) return logits.data.slice();
   const d = features!.dims[1];
   const { W } = lameAffinity(features!.data, n, d, options);
-  const { Y } = lameSolve(softmax(logits.data, n, k), W, n, k, options.lambda, options.maxSteps);
+  const { Y } = lameSolve(p, W, n, k, options.lambda, options.maxSteps);
   // log Y as logits; an underflowed probability stays finite (argmax and softmax are unchanged).
   return Float32Array.from(Y, (y) => Math.log(Math.max(y, 1e-30)));
 }
@@ -147,6 +165,7 @@ export const lameStage: OutputStage<LameOptions> = {
     symmetric: { doc: 'symmetrize the affinity, (W + W^T) / 2', type: 'boolean' },
     lambda: { doc: 'weight of the Laplacian term (> 0)', greaterThan: 0 },
     maxSteps: { doc: 'fixed-point iterations at most (integer >= 1)', min: 1, integer: true },
+    maxDiversity: { doc: 'adjust only batches whose effective class share is at most this, in (0, 1]', greaterThan: 0, max: 1 },
   },
   features: true,
   adjust: lameAdjust,

@@ -34,6 +34,8 @@ export interface NormPolicy<O> {
   update?(ctx: StepContext<O>, out: PassOutput): void;
   initLayerState?(layer: LayerSource, options: O, model?: ModelInfo): Record<string, Float32Array>;
   layerStateDims?(layer: LayerSource, options: O, model?: ModelInfo): Record<string, number[]>;
+  /** Method-level state of the policy (e.g. per-class sample counts). */
+  initState?(options: O, model?: ModelInfo): Record<string, Float32Array>;
   /** Values of `hyper` for a batch (e.g. a momentum that depends on the batch size). */
   hyperValues?(ctx: StepContext<O>): Record<string, number>;
   /** Values of `hyper` when answering without adapting. @defaultValue hyperValues */
@@ -99,7 +101,9 @@ export function compose<N extends object, P extends object = Record<string, neve
       return { ...own, ...sourceAffine(layer), ...objective.optimizer(o).slots(['gamma', 'beta'], layer.channels) };
     },
     ...(policy.layerStateDims ? { layerStateDims: (layer: LayerSource, o: O, model?: ModelInfo) => policy.layerStateDims!(layer, o, model) } : {}),
-    ...(objective ? { initState: (o: O, model?: ModelInfo) => ({ ...objective.optimizer(o).init(), ...(objective.initState?.(o, model) ?? {}) }) } : {}),
+    ...(objective || policy.initState
+      ? { initState: (o: O, model?: ModelInfo) => ({ ...(policy.initState?.(o, model) ?? {}), ...(objective ? objective.optimizer(o).init() : {}), ...(objective?.initState?.(o, model) ?? {}) }) }
+      : {}),
     passes: passesFor(
       {
         predict: { reads: objective ? [...baseReads, 'gamma', 'beta'] : baseReads, writes: policy.writes, hyper: policy.hyper, outputs: policy.outputs, norm: policy.norm as never },

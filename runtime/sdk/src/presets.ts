@@ -1,5 +1,8 @@
 import { compose, entropyObjective, type MethodDefinition } from '@edgetta/core';
 import { unmixTnsPolicy } from '@edgetta/adapter-unmix-tns';
+import { balancedBnPolicy } from '@edgetta/adapter-balanced-bn';
+import { lameStage } from '@edgetta/adapter-lame';
+import { roidObjective } from '@edgetta/adapter-roid';
 
 /**
  * Presets: methods composed from a normalization policy and an objective, no new method code.
@@ -8,4 +11,6 @@ import { unmixTnsPolicy } from '@edgetta/adapter-unmix-tns';
  */
 export const presets: readonly MethodDefinition<any>[] = [
   compose({ name: 'unmix-tns+tent', norm: unmixTnsPolicy, objective: entropyObjective, defaults: { lr: 1e-5 } }),
+  compose({ name: 'auto', norm: balancedBnPolicy, output: lameStage, defaults: { priorCount: 32, eta: 0.01, maxDiversity: 0.8 } }),
+  compose({ name: 'auto-grad', norm: balancedBnPolicy, objective: roidObjective, output: lameStage, defaults: { priorCount: 32, eta: 0.01, maxDiversity: 0.8 } }),
 ];
