@@ -38,7 +38,7 @@ describe('edgetta bench: bad input', () => {
     [
       'an unknown method',
       () => ['--cifar10', TEST_BATCH, ...tiny, '--methods', 'norm,tnet'],
-      new RegExp(`^edgetta bench: --methods: unknown method 'tnet' \\(valid: ${literal(methods.join(', '))}\\)$`),
+      new RegExp(`^edgetta bench: --methods: unknown method 'tnet' \\(valid: ${literal(methods.join(', '))}; each may end in \\+lame or \\+prior\\)$`),
     ],
     ['an unknown method option', () => ['--cifar10', TEST_BATCH, ...tiny, '--methods', 'alpha-bn:beta=0.5'], /^edgetta bench: --methods: unknown option 'beta' for method 'alpha-bn' \(valid options: alpha\)$/],
     ['an option value out of range', () => ['--cifar10', TEST_BATCH, ...tiny, '--methods', 'alpha-bn:alpha=-1'], /^edgetta bench: --methods: alpha-bn\.alpha: must be >= 0, got -1$/],

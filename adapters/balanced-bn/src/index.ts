@@ -5,7 +5,8 @@
  * sample, so it works at batch size 1 and under any objective (`compose`).
  *
  * State per layer: per-class means M [K, C] and variances V [K, C], initialized to the source
- * statistics (so the first batch is answered exactly as the source model answers it).
+ * statistics (so the first batch is answered exactly as the source model answers it), and the
+ * global statistics below, recomputed from them on the host after every update.
  * Forward, per layer: y = gamma (x - mu) / sqrt(var + eps) + beta with the balanced mixture
  *   mu = mean_k M_k,  var = mean_k V_k + sum_k (M_k - mu)^2 / (K - 1)      (TRIBE's global statistics)
  * Update after the forward (host side), from each sample's instance mean m_i and biased variance
@@ -34,16 +35,35 @@ export interface BalancedBnOptions {
 
 const COUNT = 'balanced.count';
 
-/** The balanced global statistics of per-class M, V [K, C] (TRIBE: mean of V plus the unbiased variance of M). */
+/** TRIBE's global statistics of per-class M, V [K, C]: the mean of M, and the mean of V plus the unbiased variance of M. */
+export function globalStatistics(M: Float32Array, V: Float32Array, K: number, C: number): { mean: Float32Array; variance: Float32Array } {
+  const mean = new Float32Array(C);
+  const variance = new Float32Array(C);
+  for (let j = 0; j < C; j++) {
+    let m = 0;
+    let v = 0;
+    for (let k = 0; k < K; k++) {
+      m += M[k * C + j];
+      v += V[k * C + j];
+    }
+    m /= K;
+    let spread = 0;
+    for (let k = 0; k < K; k++) spread += (M[k * C + j] - m) ** 2;
+    mean[j] = m;
+    variance[j] = v / K + (K > 1 ? spread / (K - 1) : 0);
+  }
+  return { mean, variance };
+}
+
+/**
+ * The forward of one layer: BN with the balanced global statistics (kept next to M, V and
+ * recomputed on the host after each update, so the graph spends no op on them), plus the
+ * instance statistics the update needs.
+ */
 export function balancedNorm<T>(args: NormArgs<T, BalancedBnOptions>): NormResult<T> {
   const { ops, x, gamma, beta, layer, state, source } = args;
   if (layer.rank === 2) return { y: ops.batchNorm(x, gamma, beta, source.mean, source.variance, layer.epsilon), outputs: { m: x, v: ops.mul(x, ops.scalar(0)) } };
-  const M = state.M;
-  const mu = ops.reduceMean(M, [0], false);
-  const k = ops.count(M, [0]);
-  const spread = ops.div(ops.reduceSum(ops.mul(ops.sub(M, mu), ops.sub(M, mu)), [0], false), ops.maximum(ops.sub(k, ops.scalar(1)), ops.scalar(1)));
-  const variance = ops.add(ops.reduceMean(state.V, [0], false), spread);
-  const y = ops.batchNorm(x, gamma, beta, ops.stopGradient(mu), ops.stopGradient(variance), layer.epsilon);
+  const y = ops.batchNorm(x, gamma, beta, state.mean, state.variance, layer.epsilon);
   const spatial = Array.from({ length: layer.rank - 2 }, (_, i) => i + 2);
   const inst = ops.moments(ops.stopGradient(x), spatial); // [N, C]
   return { y, outputs: { m: inst.mean, v: inst.variance } };
@@ -97,6 +117,9 @@ export function balancedUpdate(ctx: StepContext<BalancedBnOptions>, out: PassOut
         M[c * C + j] += dl;
       }
     }
+    const g = globalStatistics(M, V, K, C);
+    ctx.state.set(layerKey(layer.index, 'mean'), g.mean);
+    ctx.state.set(layerKey(layer.index, 'variance'), g.variance);
   }
 }
 
@@ -118,7 +141,7 @@ export const balancedBnPolicy: NormPolicy<BalancedBnOptions> = {
   },
   initState: (_o, model) => ({ [COUNT]: new Float32Array(classesOf(model)) }),
   appliesTo: { sites: ['batch-norm'], outputs: ['classifier'] },
-  reads: ['M', 'V'],
+  reads: ['mean', 'variance'],
   outputs: ['m', 'v'],
   norm: balancedNorm,
   update: balancedUpdate,
@@ -130,7 +153,7 @@ export const balancedBnPolicy: NormPolicy<BalancedBnOptions> = {
       M.set(layer.mean, c * layer.channels);
       V.set(layer.variance, c * layer.channels);
     }
-    return { M, V };
+    return { M, V, mean: layer.mean.slice(), variance: layer.variance.slice() };
   },
   layerStateDims: (layer: LayerSource, _o: BalancedBnOptions, model?: ModelInfo) => ({ M: [classesOf(model), layer.channels], V: [classesOf(model), layer.channels] }),
 };
