@@ -19,7 +19,7 @@
  * D = exp(H(mean_i p_i)) / K, is near 1 on an i.i.d. batch and low on a label-correlated one;
  * batches with D above the gate are answered unadjusted (LAME's cost on i.i.d. streams).
  */
-import { withOutputStage, type MethodDefinition, type OutputStage, type StageInput } from '@edgetta/core';
+import { softmaxRows, withOutputStage, type MethodDefinition, type OutputStage, type StageInput } from '@edgetta/core';
 import { source } from '@edgetta/adapter-source';
 
 export interface LameOptions {
@@ -91,17 +91,7 @@ export function lameAffinity(features: Float32Array, n: number, d: number, o: Pi
 /** LAME's fixed point from probabilities p [N, K] and the affinity: the adjusted Y [N, K] and the iterations run. */
 export function lameSolve(p: Float64Array, W: Float64Array, n: number, k: number, lambda: number, maxSteps: number): { Y: Float64Array; iterations: number } {
   const a = p.map((v) => -Math.log(v + 1e-10));
-  const Y = new Float64Array(n * k);
-  const softmaxRows = (z: Float64Array) => {
-    for (let i = 0; i < n; i++) {
-      let max = -Infinity;
-      for (let c = 0; c < k; c++) max = Math.max(max, z[i * k + c]);
-      let s = 0;
-      for (let c = 0; c < k; c++) s += (Y[i * k + c] = Math.exp(z[i * k + c] - max));
-      for (let c = 0; c < k; c++) Y[i * k + c] /= s;
-    }
-  };
-  softmaxRows(a.map((v) => -v));
+  const Y = softmaxRows(a.map((v) => -v), n, k);
   const pair = new Float64Array(n * k);
   const z = new Float64Array(n * k);
   let old = Infinity;
@@ -116,7 +106,7 @@ export function lameSolve(p: Float64Array, W: Float64Array, n: number, k: number
       }
     }
     for (let i = 0; i < n * k; i++) z[i] = -a[i] + pair[i];
-    softmaxRows(z);
+    Y.set(softmaxRows(z, n, k));
     let E = 0;
     for (let i = 0; i < n * k; i++) E += a[i] * Y[i] - pair[i] * Y[i] + Y[i] * Math.log(Math.max(Y[i], 1e-20));
     const done = it > 1 && Math.abs(E - old) <= 1e-8 * Math.abs(old);
@@ -127,24 +117,11 @@ export function lameSolve(p: Float64Array, W: Float64Array, n: number, k: number
   return { Y, iterations: it };
 }
 
-/** Softmax of logits [N, K] in float64. */
-function softmax(logits: Float32Array, n: number, k: number): Float64Array {
-  const p = new Float64Array(n * k);
-  for (let i = 0; i < n; i++) {
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) max = Math.max(max, logits[i * k + c]);
-    let s = 0;
-    for (let c = 0; c < k; c++) s += (p[i * k + c] = Math.exp(logits[i * k + c] - max));
-    for (let c = 0; c < k; c++) p[i * k + c] /= s;
-  }
-  return p;
-}
-
 /** The LAME adjustment of one batch: logits log Y (unchanged for a single sample). */
 export function lameAdjust({ logits, features, options }: StageInput<LameOptions>): Float32Array {
   const [n, k] = logits.dims;
   if (n < 2) return logits.data.slice();
-  const p = softmax(logits.data, n, k);
+  const p = softmaxRows(logits.data, n, k);
   if (options.maxDiversity < 1 && classDiversity(p, n, k) > options.maxDiversity) return logits.data.slice();
   const d = features!.dims[1];
   const { W } = lameAffinity(features!.data, n, d, options);

@@ -10,7 +10,7 @@
  * `scaleLogits` applies the public ROID code's form instead, z_i * pi~ (it multiplies the logits,
  * not the probabilities).
  */
-import type { OutputStage, StageInput } from '@edgetta/core';
+import { softmaxRows, type OutputStage, type StageInput } from '@edgetta/core';
 
 export interface PriorOptions {
   /** Multiply the logits by the smoothed prior (ROID's code) instead of the probabilities (its paper). @defaultValue false */
@@ -19,15 +19,9 @@ export interface PriorOptions {
 
 /** The smoothed batch prior pi~ [K] of logits [N, K]. */
 export function smoothedPrior(logits: Float32Array, n: number, k: number): Float64Array {
+  const p = softmaxRows(logits, n, k);
   const pi = new Float64Array(k);
-  for (let i = 0; i < n; i++) {
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) max = Math.max(max, logits[i * k + c]);
-    let s = 0;
-    const e = new Float64Array(k);
-    for (let c = 0; c < k; c++) s += (e[c] = Math.exp(logits[i * k + c] - max));
-    for (let c = 0; c < k; c++) pi[c] += e[c] / s / n;
-  }
+  for (let i = 0; i < n * k; i++) pi[i % k] += p[i] / n;
   const smooth = Math.max(1 / n, 1 / k) / Math.max(...pi);
   return pi.map((v) => (v + smooth) / (1 + smooth * k));
 }

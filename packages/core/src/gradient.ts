@@ -40,7 +40,7 @@ export function reinitialize<O>(ctx: StepContext<O>, layerInit: (layer: LayerSou
 }
 
 /** Row-wise softmax of [N, K] logits (float64 arithmetic). */
-export function softmaxRows(logits: Float32Array, n: number, k: number): Float64Array {
+export function softmaxRows(logits: ArrayLike<number>, n: number, k: number): Float64Array {
   const p = new Float64Array(n * k);
   for (let r = 0; r < n; r++) {
     let max = -Infinity;

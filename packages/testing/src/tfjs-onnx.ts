@@ -458,3 +458,21 @@ export function tfjsGradients(model: Model, feeds: Record<string, Float32Array |
   params.forEach((p, i) => (grads[p] = gs[i].dataSync() as Float32Array));
   return { loss: lossValue, grads };
 }
+
+/**
+ * Relative L2 error of a compiled pass's gradient outputs (`result[g.name]`) against the oracle's
+ * (`oracle[`edgetta.state.<key>`]`), over every gradient tensor; `norm` is the oracle's L2 norm.
+ */
+export function gradientError(grads: readonly { name: string; key: string }[], result: Record<string, { data: unknown }>, oracle: Record<string, Float32Array>): { rel: number; norm: number } {
+  let num = 0;
+  let den = 0;
+  for (const g of grads) {
+    const mine = result[g.name].data as Float32Array;
+    const want = oracle[`edgetta.state.${g.key}`];
+    for (let i = 0; i < want.length; i++) {
+      num += (mine[i] - want[i]) ** 2;
+      den += want[i] ** 2;
+    }
+  }
+  return { rel: Math.sqrt(num / den), norm: Math.sqrt(den) };
+}
