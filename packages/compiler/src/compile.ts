@@ -49,8 +49,12 @@ export interface CompiledPass {
   taps?: { x: string; y: string }[];
   /** Present when the pass has a loss: its loss, gradient and extra outputs (see compile-grad.ts). */
   grad?: GradientBindings;
-  /** Per-run layer values (`PassSpec.outputs`): graph output name and state-style key. */
-  layerOutputs: { name: string; key: string }[];
+  /**
+   * Per-run layer values (`PassSpec.outputs`, each `[N, C]`): one graph output per name holds every
+   * layer's value side by side, `[N, sum C]` (one fetch instead of one per layer); a layer's value
+   * is columns [offset, offset + width) of it.
+   */
+  layerOutputs: { name: string; key: string; offset: number; width: number }[];
   /** Graph output of the penultimate features, for passes with `features`. */
   features?: string;
   encode(): Uint8Array;
@@ -95,7 +99,8 @@ export function compilePass<O>(
     hyper[h] = hyperInputs[h];
   }
   const taps: { x: string; y: string }[] = [];
-  const layerOutputs: { name: string; key: string }[] = [];
+  const layerOutputs: CompiledPass['layerOutputs'] = [];
+  const perRun = new Map<string, { value: string; key: string; width: number }[]>();
   const dimsOf = (key: string, channels: number): number[] => opts.stateDims?.[key] ?? [channels];
 
   const handles: { gamma: string; beta: string; state: Record<string, string> }[] = [];
@@ -143,7 +148,7 @@ export function compilePass<O>(
       const v = result.outputs?.[s];
       if (v === undefined) throw new Error(`method pass outputs '${s}' but its norm() returned none for layer ${site.index}`);
       const key = layerKey(site.index, s);
-      layerOutputs.push({ name: b.output(v, `${LAYER_OUT}${key}`), key });
+      (perRun.get(s) ?? perRun.set(s, []).get(s)!).push({ value: v, key, width: site.channels });
     }
     // Keep the original output name so downstream nodes are untouched.
     g.nodes.push({ opType: 'Identity', domain: '', name: b.name(`bn${site.index}/out`), inputs: [result.y], outputs: [site.output], attrs: {} });
@@ -152,6 +157,15 @@ export function compilePass<O>(
         x: b.output(site.input, `${TAP}${site.index}.x`),
         y: b.output(site.output, `${TAP}${site.index}.y`),
       });
+    }
+  }
+  for (const [s, parts] of perRun) {
+    const joined = parts.length === 1 ? parts[0].value : b.op('Concat', parts.map((p) => p.value), { axis: { kind: 'int', value: 1 } });
+    const name = b.output(joined, `${LAYER_OUT}${s}`);
+    let offset = 0;
+    for (const p of parts) {
+      layerOutputs.push({ name, key: p.key, offset, width: p.width });
+      offset += p.width;
     }
   }
   let features: string | undefined;

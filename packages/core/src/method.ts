@@ -75,7 +75,7 @@ export interface PassSpec<O> {
   writes?: readonly string[];
   /** Scalar run-time inputs shared by all layers. */
   hyper?: readonly string[];
-  /** Per-run layer values returned to the step (`PassOutput.layerOutputs`), not kept as state. */
+  /** Per-run layer values returned to the step (`PassOutput.layerOutputs`), not kept as state; each `[N, C]`. */
   outputs?: readonly string[];
   /**
    * Also return the classifier's penultimate features (`PassOutput.features`, `[N, D]`): the input

@@ -53,7 +53,7 @@ export async function runPass(
   }
   const gradFetches = grad ? [grad.loss, ...grad.grads.map((g) => g.name), ...grad.extras.map((x) => x.name)] : [];
   const c = p.compiled;
-  const fetches = [...c.modelOutputs, ...c.stateOutputs.map((s) => s.name), ...gradFetches, ...c.layerOutputs.map((o) => o.name), ...(c.features ? [c.features] : [])];
+  const fetches = [...c.modelOutputs, ...c.stateOutputs.map((s) => s.name), ...gradFetches, ...new Set(c.layerOutputs.map((o) => o.name)), ...(c.features ? [c.features] : [])];
   const result = await p.session.run(feeds, fetches);
   for (const s of p.compiled.stateOutputs) {
     const data = result[s.name].data as Float32Array;
@@ -73,7 +73,17 @@ export async function runPass(
     out.features = { data: f.data as Float32Array, dims: [n, n ? (f.data as Float32Array).length / n : 0] };
   }
   if (c.layerOutputs.length) {
-    out.layerOutputs = Object.fromEntries(c.layerOutputs.map((o) => [o.key, { data: result[o.name].data as Float32Array, dims: result[o.name].dims }]));
+    // Each name's graph output holds every layer's [N, C] side by side: split it by columns.
+    out.layerOutputs = {};
+    for (const o of c.layerOutputs) {
+      const t = result[o.name];
+      const all = t.data as Float32Array;
+      const n = t.dims[0];
+      const total = all.length / n;
+      const data = new Float32Array(n * o.width);
+      for (let i = 0; i < n; i++) data.set(all.subarray(i * total + o.offset, i * total + o.offset + o.width), i * o.width);
+      out.layerOutputs[o.key] = { data, dims: [n, o.width] };
+    }
   }
   if (grad) {
     const copy = (v: string) => (result[v].data as Float32Array).slice();

@@ -8,6 +8,10 @@ import { roidObjective } from '@edgetta/adapter-roid';
  * Presets: methods composed from a normalization policy and an objective, no new method code.
  * `unmix-tns+tent`: UnMix-TNS statistics with Tent's entropy minimization of the BN affine
  * parameters; lr 1e-5 as UnMix-TNS's run scripts set it for gradient methods on CIFAR (tta-spec 3.7).
+ * `auto`: class-balanced statistics (`balanced-bn`, eta 0.01, the source weighing as 32 samples per
+ * class) with LAME on the batches that hold few classes (effective class share <= 0.8); one forward,
+ * no backward. `auto-grad`: the same with ROID's objective over the BN affine parameters. The
+ * choices and their measurements: docs/unknown-streams.md.
  */
 export const presets: readonly MethodDefinition<any>[] = [
   compose({ name: 'unmix-tns+tent', norm: unmixTnsPolicy, objective: entropyObjective, defaults: { lr: 1e-5 } }),
