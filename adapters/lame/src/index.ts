@@ -19,8 +19,7 @@
  * D = exp(H(mean_i p_i)) / K, is near 1 on an i.i.d. batch and low on a label-correlated one;
  * batches with D above the gate are answered unadjusted (LAME's cost on i.i.d. streams).
  */
-import { softmaxRows, withOutputStage, type MethodDefinition, type OutputStage, type StageInput } from '@edgetta/core';
-import { source } from '@edgetta/adapter-source';
+import { softmaxRows, type OutputStage, type StageInput } from '@edgetta/core';
 
 export interface LameOptions {
   /** Neighbours of the affinity (rbf: the k-th distance sets sigma; knn: the k nearest get weight 1). @defaultValue 5 */
@@ -146,10 +145,4 @@ export const lameStage: OutputStage<LameOptions> = {
   },
   features: true,
   adjust: lameAdjust,
-};
-
-/** `lame`: the unadapted model's answers, LAME-adjusted (the paper's setting). Any classifier with a linear head. */
-export const lame: MethodDefinition<LameOptions> = {
-  ...withOutputStage(source, lameStage, 'lame'),
-  summary: "LAME: the source model's answers adjusted over the batch's feature affinity (no backward; label-correlated streams).",
 };

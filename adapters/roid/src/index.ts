@@ -14,10 +14,10 @@
  *   (gamma, beta) <- m_s (gamma, beta) + (1 - m_s) (gamma_0, beta_0)           (m_s = 0.99)
  * minmax(v) = (v - min v) / max(max v - min v, 1e-12) (the code divides by 0 on a constant batch).
  * The answer: z of the adapting forward, prior-corrected (the `prior` stage; ROID's code multiplies
- * the logits by the smoothed prior, `scaleLogits: true` here by default to reproduce it).
+ * the logits by the smoothed prior, `scaleLogits: true` here by default to reproduce it). The
+ * method is composed in @edgetta/sdk's presets (adapters do not depend on each other).
  */
-import { adam, batchStatsNorm, compose, sampleEntropy, softmaxRows, sourceAffine, layerKey, type NormPolicy, type Objective, type Ops, type StepContext, type PassOutput, classCount } from '@edgetta/core';
-import { priorStage } from '@edgetta/adapter-prior';
+import { adam, batchStatsNorm, sampleEntropy, softmaxRows, sourceAffine, layerKey, type NormPolicy, type Objective, type Ops, type StepContext, type PassOutput, classCount } from '@edgetta/core';
 
 export interface RoidObjectiveOptions {
   /** Adam learning rate. @defaultValue 1e-3 */
@@ -126,12 +126,3 @@ export const batchStats: NormPolicy<object> = {
   appliesTo: { sites: ['batch-norm', 'layer-norm', 'group-norm'], outputs: ['classifier'] },
   minBatchSize: { size: 2, reason: "'roid' normalizes with test-batch statistics and weights samples within the batch; use 'balanced-bn+roid' or 'alpha-bn' for single images" },
 };
-
-export const roid = compose({
-  name: 'roid',
-  norm: batchStats,
-  objective: roidObjective,
-  output: priorStage,
-  defaults: { scaleLogits: true },
-  summary: "ROID: diversity- and certainty-weighted soft-likelihood-ratio loss, weight ensembling with the source, prior-corrected answers.",
-});

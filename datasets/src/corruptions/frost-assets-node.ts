@@ -20,15 +20,12 @@ function defaultFrostDir(): string {
 /** Reads frost1.png .. frost6.jpg from `dir` (default: the package's assets/frost) and installs them. */
 export async function loadShippedFrostPictures(dir?: string): Promise<void> {
   const folder = dir ?? defaultFrostDir();
-  const files = await Promise.all(
-    FROST_FILES.map(async (name) => {
-      try {
-        return new Uint8Array(await readFile(join(folder, name)));
-      } catch (e) {
-        throw new Error(`loadShippedFrostPictures: cannot read ${join(folder, name)}: ${(e as Error).message}`);
-      }
-    }),
-  );
+  // Read in parallel, but report the first missing file in list order (Promise.all rejects with whichever fails first).
+  const reads = await Promise.allSettled(FROST_FILES.map((name) => readFile(join(folder, name))));
+  const files = reads.map((r, i) => {
+    if (r.status === 'rejected') throw new Error(`loadShippedFrostPictures: cannot read ${join(folder, FROST_FILES[i])}: ${(r.reason as Error).message}`);
+    return new Uint8Array(r.value);
+  });
   await loadFrostPictures(files);
 }
 

@@ -11,10 +11,9 @@ import { eata } from '@edgetta/adapter-eata';
 import { sar } from '@edgetta/adapter-sar';
 import { rotta } from '@edgetta/adapter-rotta';
 import { balancedBn } from '@edgetta/adapter-balanced-bn';
-import { lame, lameStage } from '@edgetta/adapter-lame';
+import { lameStage } from '@edgetta/adapter-lame';
 import { priorStage } from '@edgetta/adapter-prior';
-import { roid } from '@edgetta/adapter-roid';
-import { presets } from './presets.js';
+import { lame, presets, roid } from './presets.js';
 
 /** The methods edgetta ships, in the order listings show them. */
 export const builtinMethods: readonly MethodDefinition<any>[] = [source, norm, alphaBn, bnEma, dua, unmixTns, balancedBn, tent, eta, eata, sar, rotta, roid, lame, ...presets];
